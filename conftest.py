@@ -1,0 +1,9 @@
+"""Thin on purpose: the plugins live in fixtures/, one concern each."""
+
+pytest_plugins = (
+    "fixtures.options",
+    "fixtures.target",
+    "fixtures.gate",
+    "fixtures.evidence",
+    "fixtures.reporting",
+)

@@ -1,0 +1,1 @@
+"""Plain, typed operation code: no pytest imports here (fixtures adapt it to pytest)."""

@@ -1,0 +1,110 @@
+"""`docker compose` for one target: every call names all compose files and the env file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from operations.commands import CommandLog, CommandResult, run
+from operations.config import Stack
+
+DEFAULT_TIMEOUT_S = 120.0
+BUILD_TIMEOUT_S = 1800.0
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    container: str
+    state: str  # running, exited, ...
+    health: str  # healthy, unhealthy, starting, or "" without a healthcheck
+    image: str
+
+    @property
+    def is_up(self) -> bool:
+        return self.state == "running" and self.health in ("", "healthy")
+
+
+class Compose:
+    def __init__(self, stack: Stack, record: CommandLog | None = None) -> None:
+        self.stack = stack
+        self.record = record
+
+    @property
+    def base_argv(self) -> list[str]:
+        argv = ["docker", "compose", "--project-name", self.stack.project_name]
+        argv += ["--project-directory", str(self.stack.dir)]
+        for path in self.stack.compose_paths:
+            argv += ["--file", str(path)]
+        if self.stack.env_path.is_file():
+            argv += ["--env-file", str(self.stack.env_path)]
+        return argv
+
+    def __call__(
+        self, *args: str, timeout: float = DEFAULT_TIMEOUT_S, record: bool = True
+    ) -> CommandResult:
+        return run(
+            [*self.base_argv, *args],
+            cwd=self.stack.dir,
+            timeout=timeout,
+            record=self.record if record else None,
+        )
+
+    def config(self, *extra: str) -> CommandResult:
+        return self("config", "--quiet", *extra)
+
+    def config_json(self) -> dict[str, Any]:
+        result = self("config", "--format", "json", record=False)
+        if not result.ok:
+            raise ComposeError(result)
+        parsed: dict[str, Any] = json.loads(result.stdout)
+        return parsed
+
+    def services(self) -> list[str]:
+        result = self("config", "--services", record=False)
+        if not result.ok:
+            raise ComposeError(result)
+        return result.stdout.split()
+
+    def ps(self, *services: str) -> list[ServiceState]:
+        """State of this project's containers, stopped ones included."""
+        result = self("ps", "--all", "--format", "json", *services, record=False)
+        if not result.ok:
+            raise ComposeError(result)
+        return [_service_state(row) for row in _json_rows(result.stdout)]
+
+    def logs(self, service: str, tail: int) -> CommandResult:
+        return self("logs", "--no-color", "--timestamps", "--tail", str(tail), service,
+                    record=False)
+
+    def build(self, services: Sequence[str]) -> CommandResult:
+        return self("build", *services, timeout=BUILD_TIMEOUT_S)
+
+
+class ComposeError(Exception):
+    def __init__(self, result: CommandResult) -> None:
+        super().__init__(result.describe())
+        self.result = result
+
+
+def _json_rows(stdout: str) -> list[dict[str, Any]]:
+    """Compose prints a JSON array (older) or one JSON object per line (newer)."""
+    text = stdout.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        rows: list[dict[str, Any]] = json.loads(text)
+        return rows
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _service_state(row: dict[str, Any]) -> ServiceState:
+    return ServiceState(
+        service=str(row.get("Service", "")),
+        container=str(row.get("Name", "")),
+        state=str(row.get("State", "")),
+        health=str(row.get("Health", "")),
+        image=str(row.get("Image", "")),
+    )

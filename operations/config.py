@@ -1,0 +1,159 @@
+"""The target description (`cutover.toml`), validated into frozen, typed objects.
+
+Paths in the file are relative to the file's own directory; `load_target` resolves them so
+the rest of the code only ever sees absolute paths.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+
+class ConfigError(Exception):
+    """The target file cannot be used; the message names the file, the key and the fix."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    pass
+
+
+class TargetInfo(_Section, kw_only=True):
+    name: str
+    description: str = ""
+
+
+class Stack(_Section, kw_only=True):
+    project_dir: str
+    project_name: str
+    compose_files: tuple[str, ...]
+    env_file: str = ".env.production"
+    required_env: tuple[str, ...] = ()
+    secrets_dir: str = "secrets"
+    required_secrets: tuple[str, ...] = ()
+    # Sensitive env variables: their values are redacted like secrets.
+    sensitive_env: tuple[str, ...] = ()
+    state_dir: str = ".cutover"
+
+    @property
+    def dir(self) -> Path:
+        return Path(self.project_dir)
+
+    @property
+    def compose_paths(self) -> tuple[Path, ...]:
+        return tuple(self.dir / name for name in self.compose_files)
+
+    @property
+    def env_path(self) -> Path:
+        return self.dir / self.env_file
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.dir / self.secrets_dir
+
+    @property
+    def state_path(self) -> Path:
+        return self.dir / self.state_dir
+
+
+class Preflight(_Section, kw_only=True):
+    min_free_disk_gb: float = 5.0
+    ports: tuple[int, ...] = ()
+
+
+class Deploy(_Section, kw_only=True):
+    build_services: tuple[str, ...] = ()
+    build_target: str = "production"
+    database_service: str = "postgres"
+    # Run as `docker compose run --rm <migration_service> <migration_command...>`.
+    migration_service: str = "backend"
+    migration_command: tuple[str, ...] = ("migrate",)
+    health_url: str
+    health_expect: dict[str, str] = msgspec.field(default_factory=dict)
+    ready_url: str
+    ready_expect: dict[str, str] = msgspec.field(default_factory=dict)
+    health_timeout_s: float = 90.0
+    database_timeout_s: float = 60.0
+    log_lines_on_failure: int = 200
+
+
+class Database(_Section, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 5432
+    name: str
+    user: str
+    password_secret: str
+
+
+class Rollback(_Section, kw_only=True):
+    stop_services: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+    timestamp_column: str = "created_at"
+    database: Database
+    dns_guidance: str = ""
+
+
+class Notify(_Section, kw_only=True):
+    slack_webhook_env: str = "SLACK_WEBHOOK_URL"
+
+
+class Target(_Section, kw_only=True):
+    target: TargetInfo
+    stack: Stack
+    preflight: Preflight = msgspec.field(default_factory=Preflight)
+    deploy: Deploy
+    rollback: Rollback
+    notify: Notify = msgspec.field(default_factory=Notify)
+    # Where the file was read from; set by load_target, not by the file.
+    source: str = ""
+
+
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+_UNKNOWN = re.compile(r"unknown field `(?P<key>[^`]+)`")
+_MISSING = re.compile(r"missing required field `(?P<key>[^`]+)`")
+
+
+def _key_path(error: msgspec.ValidationError) -> tuple[str, str]:
+    """Turn msgspec's "... - at `$.a.b`" into ("a.b.key", "what was wrong")."""
+    match = _AT.match(str(error))
+    assert match is not None
+    what, path = match["what"], (match["path"] or "").lstrip(".")
+    named = _UNKNOWN.search(what) or _MISSING.search(what)
+    if named:
+        path = f"{path}.{named['key']}" if path else named["key"]
+        what = "unknown key" if named.re is _UNKNOWN else "required key is missing"
+    return path or "(top level)", what
+
+
+def _resolve(stack: Stack, base: Path, source: Path) -> Stack:
+    project_dir = (base / stack.project_dir).resolve()
+    if not project_dir.is_dir():
+        raise ConfigError(
+            f"{source}: stack.project_dir: directory not found: {project_dir} "
+            "(fix the path; it is relative to the target file)"
+        )
+    return msgspec.structs.replace(stack, project_dir=str(project_dir))
+
+
+def load_target(path: Path) -> Target:
+    """Read and validate a target file; raise ConfigError naming the file and the key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"target file not found: {path} (pass --target PATH or set CUTOVER_TARGET)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        target = msgspec.convert(raw, Target)
+    except msgspec.ValidationError as exc:
+        key, what = _key_path(exc)
+        raise ConfigError(f"{path}: {key}: {what}") from None
+    if target.source:
+        raise ConfigError(f"{path}: source: unknown key")
+    stack = _resolve(target.stack, path.resolve().parent, path)
+    return msgspec.structs.replace(target, stack=stack, source=str(path))

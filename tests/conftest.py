@@ -1,0 +1,3 @@
+"""The suite's own tests. pytester is enabled for the plugin tests."""
+
+pytest_plugins = ("pytester",)
