@@ -47,6 +47,7 @@ def cutover_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) 
     (pytester.path / "stack").mkdir()
     (pytester.path / "cutover.toml").write_text(MINIMAL_TARGET)
     monkeypatch.setenv("CUTOVER_REPORTS_DIR", str(pytester.path / "reports"))
+    monkeypatch.setenv("COLUMNS", "200")  # failure lines are matched whole
     monkeypatch.delenv("CUTOVER_TARGET", raising=False)
     monkeypatch.delenv("CUTOVER_TIMESTAMP", raising=False)
     return pytester

@@ -1,0 +1,24 @@
+# The two set-up commands: `make demo` (run the job on the demo stack) and `make test`.
+PYTHON ?= python3
+PYTEST = $(PYTHON) -m pytest
+
+.PHONY: deps engine secrets demo test lint
+
+deps:
+	$(PYTHON) scripts/install-deps
+
+engine:
+	scripts/bootstrap-engine
+
+secrets:
+	examples/freshtrack/scripts/make-secrets
+
+demo: deps engine secrets
+	scripts/demo
+
+test: deps engine
+	$(PYTEST) tests -p no:randomly
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy
