@@ -6,4 +6,5 @@ pytest_plugins = (
     "fixtures.gate",
     "fixtures.evidence",
     "fixtures.reporting",
+    "fixtures.operation",
 )
