@@ -21,12 +21,12 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=
     pass
 
 
-class TargetInfo(_Section, kw_only=True):
+class TargetInfo(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str
     description: str = ""
 
 
-class Stack(_Section, kw_only=True):
+class Stack(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     project_dir: str
     project_name: str
     compose_files: tuple[str, ...]
@@ -59,12 +59,12 @@ class Stack(_Section, kw_only=True):
         return self.dir / self.state_dir
 
 
-class Preflight(_Section, kw_only=True):
+class Preflight(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     min_free_disk_gb: float = 5.0
     ports: tuple[int, ...] = ()
 
 
-class Deploy(_Section, kw_only=True):
+class Deploy(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     build_services: tuple[str, ...] = ()
     build_target: str = "production"
     database_service: str = "postgres"
@@ -80,7 +80,7 @@ class Deploy(_Section, kw_only=True):
     log_lines_on_failure: int = 200
 
 
-class Database(_Section, kw_only=True):
+class Database(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 5432
     name: str
@@ -88,7 +88,7 @@ class Database(_Section, kw_only=True):
     password_secret: str
 
 
-class Rollback(_Section, kw_only=True):
+class Rollback(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     stop_services: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
     timestamp_column: str = "created_at"
@@ -96,11 +96,11 @@ class Rollback(_Section, kw_only=True):
     dns_guidance: str = ""
 
 
-class Notify(_Section, kw_only=True):
+class Notify(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     slack_webhook_env: str = "SLACK_WEBHOOK_URL"
 
 
-class Target(_Section, kw_only=True):
+class Target(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     target: TargetInfo
     stack: Stack
     preflight: Preflight = msgspec.field(default_factory=Preflight)
