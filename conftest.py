@@ -6,5 +6,9 @@ pytest_plugins = (
     "fixtures.gate",
     "fixtures.evidence",
     "fixtures.reporting",
+    "fixtures.host",
     "fixtures.operation",
+    "fixtures.rollback",
+    "fixtures.summary",
+    "fixtures.deploy",
 )

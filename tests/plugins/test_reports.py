@@ -1,0 +1,106 @@
+"""Reports fit for a ticket: titled JUnit rows with properties, summary.md, the timeline."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import xmlschema
+
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "junit.xsd"
+
+CHECKS = """
+import pytest
+pytestmark = pytest.mark.preflight
+
+@pytest.mark.parametrize("name", ["jwt_secret", "postgres_password"])
+def test_secret_present(name):
+    \"\"\"secret {name} present\"\"\"
+
+def test_disk():
+    \"\"\"Free disk space.\"\"\"
+"""
+
+DEPLOY = """
+import pytest
+from operations.commands import run
+OPERATION = "deploy"
+pytestmark = pytest.mark.deploy
+
+def test_acquire_lock():
+    \"\"\"Acquire the deploy lock.\"\"\"
+
+def test_migrate(evidence):
+    \"\"\"Migrate the database.\"\"\"
+    script = "echo applying 0004_orders.sql; echo relation orders exists >&2; exit 3"
+    result = run(["sh", "-c", script], timeout=10, record=evidence.commands)
+    if not result.ok:
+        pytest.fail(f"migration failed: {result.describe()}", pytrace=False)
+
+@pytest.mark.finalizer
+def test_release_lock():
+    \"\"\"Release the deploy lock.\"\"\"
+"""
+
+
+@pytest.fixture
+def deploy_run(cutover_project: pytest.Pytester) -> Path:
+    cutover_project.mkpydir("checks")
+    cutover_project.makepyfile(**{"checks/test_preflight_demo": CHECKS, "test_deploy": DEPLOY})
+    (cutover_project.path / "stack" / ".env.production").write_text("APP_VERSION=2.1.0\n")
+    result = cutover_project.runpytest("-m", "deploy", "--ticket", "CHG-42")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    return (cutover_project.path / "reports" / "latest").resolve()
+
+
+def test_junit_rows_read_as_titles_and_carry_the_run_properties(deploy_run):
+    root = ET.parse(deploy_run / "junit.xml").getroot()
+    names = [case.get("name") for case in root.iter("testcase")]
+    assert names == [
+        "preflight: secret jwt_secret present", "preflight: secret postgres_password present",
+        "preflight: Free disk space", "deploy: Acquire the deploy lock",
+        "deploy: Migrate the database", "deploy: Release the deploy lock",
+    ]
+    properties = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert properties["target"] == "plugin-test"
+    assert properties["ticket"] == "CHG-42"
+    assert properties["phase"] == "deploy"
+    assert properties["release"] == "2.1.0"
+
+
+def test_junit_validates_against_the_ci_schema(deploy_run):
+    xmlschema.XMLSchema(SCHEMA).validate(deploy_run / "junit.xml")
+
+
+def test_schema_rejects_what_ci_servers_cannot_read(deploy_run, tmp_path):
+    broken = (deploy_run / "junit.xml").read_text().replace(' classname="', ' klass="', 1)
+    (tmp_path / "broken.xml").write_text(broken)
+    with pytest.raises(xmlschema.XMLSchemaValidationError):
+        xmlschema.XMLSchema(SCHEMA).validate(tmp_path / "broken.xml")
+
+
+def test_summary_md_states_outcome_counts_failures_and_links(deploy_run):
+    summary = (deploy_run / "summary.md").read_text()
+    assert summary.startswith("# cutover deploy: FAILED (plugin-test)")
+    assert "- **Ticket:** CHG-42" in summary
+    assert "- **Results:** 1 failed, 5 passed (exit status 1)" in summary
+    assert "- `deploy: Migrate the database`: migration failed: `sh -c" in summary
+    for name in ("report.html", "junit.xml", "run.log", "manifest.json", "DEPLOY_MANIFEST.md"):
+        assert f"- [{name}]({name})" in summary
+
+
+def test_html_is_self_contained_with_timeline_metadata_and_command_output(deploy_run):
+    html = (deploy_run / "report.html").read_text()
+    external = re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html)
+    assert external == [], "the report must work offline"
+    assert 'id="cutover-timeline"' in html
+    assert "CHG-42" in html
+    assert "relation orders exists" in html, "the failing step's command output is on its row"
+
+
+def test_run_log_is_timestamped_and_keeps_full_command_output(deploy_run):
+    log = (deploy_run / "run.log").read_text()
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} INFO ", log, re.M), log[:300]
+    assert "relation orders exists" in log
