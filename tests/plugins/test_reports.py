@@ -45,14 +45,18 @@ def test_release_lock():
 """
 
 
-@pytest.fixture
-def deploy_run(cutover_project: pytest.Pytester) -> Path:
+def make_failed_deploy_report(cutover_project: pytest.Pytester) -> Path:
     cutover_project.mkpydir("checks")
     cutover_project.makepyfile(**{"checks/test_preflight_demo": CHECKS, "test_deploy": DEPLOY})
     (cutover_project.path / "stack" / ".env.production").write_text("APP_VERSION=2.1.0\n")
     result = cutover_project.runpytest("-m", "deploy", "--ticket", "CHG-42")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     return (cutover_project.path / "reports" / "latest").resolve()
+
+
+@pytest.fixture
+def deploy_run(cutover_project: pytest.Pytester) -> Path:
+    return make_failed_deploy_report(cutover_project)
 
 
 def test_junit_rows_read_as_titles_and_carry_the_run_properties(deploy_run):

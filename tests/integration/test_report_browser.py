@@ -1,0 +1,50 @@
+"""A deploy report as a person sees it: opened in headless Chromium, offline."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from tests.plugins.test_reports import make_failed_deploy_report
+from tests.support.browser import open_page
+
+_DATA_BLOB = re.compile(r'<div id="data-container".*?</div>', re.S)
+
+
+def _junit_counts(junit: Path) -> dict[str, int]:
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    tests, failures, errors, skipped = (int(suite.get(k, "0")) for k in
+                                        ("tests", "failures", "errors", "skipped"))
+    return {"passed": tests - failures - errors - skipped, "failed": failures,
+            "error": errors, "skipped": skipped}
+
+
+def _page_counts(dom: str) -> dict[str, int]:
+    found = dict(re.findall(r'<span class="(passed|failed|error|skipped)">(\d+) [A-Z]', dom))
+    return {name: int(found[name]) for name in ("passed", "failed", "error", "skipped")}
+
+
+def test_deploy_report_reads_right_in_a_real_browser(cutover_project, tmp_path):
+    run_dir = make_failed_deploy_report(cutover_project)
+    screenshot = tmp_path / "report.png"
+    page = open_page(run_dir / "report.html", tmp_path / "profile", screenshot)
+    # Only what the scripts rendered counts, not the JSON the page was built from.
+    rendered = _DATA_BLOB.sub("", page.dom)
+    assert page.console == [], f"console messages: {page.console}"
+    assert _page_counts(rendered) == _junit_counts(run_dir / "junit.xml")
+    assert re.search(r"<td>Ticket</td>\s*<td>(<div>)?CHG-42", rendered), "ticket in metadata"
+    assert 'id="cutover-timeline"' in rendered
+    row = rendered.index('<td class="col-testId">test_deploy.py::test_migrate</td>')
+    next_row = rendered.find('<td class="col-testId">', row + 1)
+    assert "relation orders exists" in rendered[row:next_row], "failing row shows the output"
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_console_errors_are_seen(tmp_path):
+    """The console check above can fail: a page that throws is caught."""
+    page_file = tmp_path / "bad.html"
+    page_file.write_text("<html><body><script>throw new Error('boom')</script></body></html>")
+    page = open_page(page_file, tmp_path / "profile")
+    assert any("boom" in line for line in page.console), page.console
