@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PYTEST = $(PYTHON) -m pytest
 
-.PHONY: deps engine secrets demo test lint
+.PHONY: deps engine browser secrets demo test lint
 
 deps:
 	$(PYTHON) scripts/install-deps
@@ -10,13 +10,16 @@ deps:
 engine:
 	scripts/bootstrap-engine
 
+browser:
+	scripts/install-browser
+
 secrets:
 	examples/freshtrack/scripts/make-secrets
 
 demo: deps engine secrets
 	scripts/demo
 
-test: deps engine
+test: deps engine browser
 	$(PYTEST) tests -p no:randomly
 
 lint:
