@@ -53,8 +53,7 @@ class Settings:
     def database_address(self) -> str:
         """Where the database is, for messages (never includes the password)."""
         return (
-            f"{self.database_user}@{self.database_host}:{self.database_port}"
-            f"/{self.database_name}"
+            f"{self.database_user}@{self.database_host}:{self.database_port}/{self.database_name}"
         )
 
 

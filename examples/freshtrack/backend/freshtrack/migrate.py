@@ -60,12 +60,11 @@ def run(
         conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK_ID,))
         conn.execute(_CREATE_TRACKING_TABLE)
         todo = pending(conn, settings.migrations_dir)
-        for count, path in enumerate(todo):
+        for path in todo:
             try:
                 _apply(conn, path)
             except psycopg.Error as error:
                 print(f"migration failed: {path.name}: {error}".rstrip(), file=err)
-                print(f"{count} migration(s) applied before the failure", file=out)
                 return EXIT_MIGRATION_FAILED
             print(f"applied {path.name}", file=out, flush=True)
         print(f"{len(todo)} migration(s) applied" if todo else "nothing to apply", file=out)

@@ -130,6 +130,7 @@ class Handler(BaseHTTPRequestHandler):
     app: App  # set on the subclass that make_server builds
     protocol_version = "HTTP/1.1"
     server_version = "freshtrack"
+    sys_version = ""  # the Server header does not advertise the Python version
     timeout = 30  # an idle or slow client does not hold its thread forever
 
     def do_GET(self) -> None:
