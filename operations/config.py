@@ -94,6 +94,9 @@ class Rollback(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     timestamp_column: str = "created_at"
     database: Database
     dns_guidance: str = ""
+    # Where exports and the backup go: "" = the run directory's export/; otherwise a
+    # directory (relative to the target file) that gets one sub-directory per run.
+    export_dir: str = ""
 
 
 class Notify(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):

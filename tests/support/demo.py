@@ -99,7 +99,7 @@ class DemoTarget:
         full_env.pop("CUTOVER_TIMESTAMP", None)
         full_env.pop("PYTEST_ADDOPTS", None)
         return subprocess.run(
-            [sys.executable, "-m", "pytest", "--target", str(self.target_file), *args],
+            [sys.executable, "-m", "pytest", f"--target={self.target_file}", *args],
             cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout,
             check=False, stdin=subprocess.DEVNULL,
         )

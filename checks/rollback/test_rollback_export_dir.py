@@ -1,0 +1,40 @@
+"""The export directory: writable, with room for the export and the backup."""
+
+from __future__ import annotations
+
+import pytest
+
+from operations.rollback import RollbackError, estimate_space, free_bytes, probe_writable
+
+pytestmark = pytest.mark.rollback
+_MB = 1024 * 1024
+
+
+def test_export_dir_writable(rollback_export_dir, evidence):
+    """The export directory can be created and written."""
+    try:
+        probe_writable(rollback_export_dir)
+    except OSError as exc:
+        pytest.fail(f"export directory {rollback_export_dir} is not writable: "
+                    f"{exc.strerror or exc} (fix its permissions or set [rollback] "
+                    "export_dir to a writable directory)", pytrace=False)
+    evidence.add_text("export directory", f"{rollback_export_dir}: created and written")
+
+
+def test_room_for_export_and_backup(rollback_export_dir, target, db_connect, evidence):
+    """Free space covers the estimated export and backup, from the table sizes."""
+    try:
+        estimate = estimate_space(db_connect(), target.rollback.tables)
+    except RollbackError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    free = free_bytes(rollback_export_dir)
+    lines = [f"{t}: {b / _MB:.1f} MB" for t, b in estimate.table_bytes.items()]
+    lines += [f"database: {estimate.database_bytes / _MB:.1f} MB",
+              f"needed (upper bound): {estimate.needed / _MB:.1f} MB",
+              f"free at {rollback_export_dir}: {free / _MB:.1f} MB"]
+    evidence.add_text("space", "\n".join(lines))
+    if free < estimate.needed:
+        pytest.fail(f"not enough room at {rollback_export_dir}: {free / _MB:.1f} MB free, "
+                    f"export and backup need up to {estimate.needed / _MB:.1f} MB "
+                    "(free space there, or set [rollback] export_dir elsewhere)",
+                    pytrace=False)

@@ -1,0 +1,42 @@
+"""Connect to the target's database with the configured credentials."""
+
+from __future__ import annotations
+
+import psycopg
+
+from operations.config import Database
+
+CONNECT_TIMEOUT_S = 10
+# A query stuck behind a lock fails with a message instead of hanging the rollback.
+LOCK_TIMEOUT_MS = 30_000
+
+
+class DatabaseError(Exception):
+    """The database cannot be used; the message names it, the evidence and the fix."""
+
+
+def describe(database: Database) -> str:
+    return f"postgresql://{database.user}@{database.host}:{database.port}/{database.name}"
+
+
+def connect(database: Database, password: str) -> psycopg.Connection[tuple[object, ...]]:
+    """An autocommit=False connection, or DatabaseError naming the server and the fix."""
+    try:
+        return psycopg.connect(
+            host=database.host,
+            port=database.port,
+            dbname=database.name,
+            user=database.user,
+            password=password.strip(),
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name="cutover-rollback",
+            options=f"-c lock_timeout={LOCK_TIMEOUT_MS}",
+        )
+    except psycopg.Error as exc:
+        # libpq's message names host and port but never the password.
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(
+            f"database {describe(database)} is not reachable: {reason} "
+            "(is the database container running and [rollback.database] right in the "
+            "target file?)"
+        ) from None

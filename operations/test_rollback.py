@@ -1,0 +1,183 @@
+"""The rollback, as ordered steps: each test is one step, its docstring's first line its name.
+
+The phase gate runs them in file order after the rollback checks (checks/rollback/),
+blocks them all when a check failed, and marks the rest `not run` after a failed step or
+a "no" from the operator. The rollback deletes nothing: it stops services, exports the
+rows created since the cutover, backs up the database, and tells people.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from fixtures.gate import operator_name
+from fixtures.operation import MARKDOWN_NAMES, save
+from fixtures.reporting import run_dir
+from fixtures.rollback import require_cutover, webhook_url
+from operations import notify
+from operations.backup import BackupError, dump_database
+from operations.compose import Compose
+from operations.confirm import NoTerminal
+from operations.dbconn import DatabaseError
+from operations.export import ExportError, export_tables
+from operations.rollback import RollbackError, stop_services
+
+OPERATION = "rollback"
+pytestmark = pytest.mark.rollback
+
+
+class RollbackWarning(UserWarning):
+    """The rollback went on despite a problem (the notification failed)."""
+
+
+def _fail(message: str) -> None:
+    __tracebackhide__ = True
+    pytest.fail(message, pytrace=False)
+
+
+def _confirm(confirmer, operation, question: str) -> None:
+    """Ask; a "no" ends the rollback here: this step fails, the rest are not run."""
+    __tracebackhide__ = True
+    try:
+        answer = confirmer.ask(question)
+    except NoTerminal as exc:
+        _fail(str(exc))
+    operation.data["confirmations"] = [a.as_dict() for a in confirmer.answers]
+    if not answer.confirmed:
+        operation.data["declined"] = answer.as_dict()
+        _fail(f"declined: the operator answered no ({answer.how}) to {question!r}; "
+              "the rollback ends here and nothing more is changed")
+
+
+def _manifest_path(pytestconfig) -> Path:
+    folder = run_dir(pytestconfig)
+    return (folder / MARKDOWN_NAMES["rollback"]) if folder else Path(MARKDOWN_NAMES["rollback"])
+
+
+def test_confirm(target, cutover_time, confirmer, operation, rollback_export_dir,
+                 rollback_reason, announce):
+    """Confirm the rollback with the operator."""
+    cutover = require_cutover(cutover_time)
+    operation.data["cutover_timestamp"] = cutover.at.isoformat()
+    operation.data["cutover_timestamp_source"] = cutover.source
+    operation.data["reason"] = rollback_reason
+    operation.data["export_dir"] = str(rollback_export_dir)
+    try:
+        # Before anything is touched: a run that cannot ask must not start.
+        confirmer.require_terminal()
+    except NoTerminal as exc:
+        _fail(str(exc))
+    rollback = target.rollback
+    announce(f"Rollback of {target.target.name}; reason: {rollback_reason}\n"
+             f"  stop {', '.join(rollback.stop_services)}\n"
+             f"  export rows of {', '.join(rollback.tables)} created after "
+             f"{cutover.at.isoformat()} (from {cutover.source})\n"
+             f"  back up database {rollback.database.name!r} to {rollback_export_dir}\n"
+             "  nothing is deleted")
+    _confirm(confirmer, operation, f"Proceed with the rollback of {target.target.name}?")
+
+
+def test_stop_services(target, confirmer, operation, evidence):
+    """Stop the services."""
+    services = target.rollback.stop_services
+    _confirm(confirmer, operation, f"Stop {', '.join(services)}?")
+    try:
+        stopped = stop_services(Compose(target.stack, record=evidence.commands), services)
+    except RollbackError as exc:
+        _fail(str(exc))
+    operation.data["services"] = [s.as_dict() for s in stopped]
+    evidence.add_text("services", "\n".join(f"{s.service}: {s.action} (was {s.before})"
+                                            for s in stopped))
+
+
+def test_export(target, cutover_time, confirmer, operation, evidence, db_connect,
+                rollback_export_dir):
+    """Export the rows created since the cutover."""
+    cutover = require_cutover(cutover_time)
+    rollback = target.rollback
+    _confirm(confirmer, operation,
+             f"Export rows of {', '.join(rollback.tables)} created after "
+             f"{cutover.at.isoformat()} to {rollback_export_dir}?")
+    try:
+        exported = export_tables(db_connect(), rollback.tables, rollback.timestamp_column,
+                                 cutover.at, rollback_export_dir)
+    except (DatabaseError, ExportError, OSError) as exc:
+        _fail(f"export to {rollback_export_dir} failed: {exc}")
+    except psycopg.Error as exc:
+        _fail(f"export to {rollback_export_dir} failed: database error: "
+              f"{str(exc).strip()} (the database is unchanged; fix and rerun)")
+    operation.data["tables"] = [e.as_dict() for e in exported]
+    evidence.add_text("export", "\n".join(f"{e.table}: {e.rows} rows, {e.bytes} bytes, "
+                                          f"sha256 {e.sha256}, {e.file}" for e in exported))
+
+
+def test_backup(target, operation, evidence, rollback_export_dir):
+    """Back up the whole database."""
+    database = target.rollback.database
+    path = rollback_export_dir / f"{database.name}.dump"
+    try:
+        backup = dump_database(Compose(target.stack, record=evidence.commands),
+                               target.deploy.database_service, database, path,
+                               record=evidence.commands)
+    except BackupError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"backup to {path} failed: {exc} (check the export directory)")
+    operation.data["backup"] = backup.as_dict()
+    evidence.add_text("backup", f"{backup.file}: {backup.bytes} bytes, sha256 {backup.sha256},"
+                                f" {backup.toc_entries} archive entries (pg_restore --list)")
+
+
+def test_dns_guidance(target, confirmer, operation, evidence, announce):
+    """Give the DNS guidance."""
+    guidance = target.rollback.dns_guidance.strip()
+    if not guidance:
+        operation.data["dns_guidance"] = "(none configured in [rollback] dns_guidance)"
+        evidence.add_text("DNS guidance", "none configured")
+        return
+    operation.data["dns_guidance"] = guidance
+    evidence.add_text("DNS guidance", guidance)
+    announce(f"DNS guidance:\n{guidance}")
+    _confirm(confirmer, operation, "Have the DNS changes been initiated?")
+
+
+def test_notify(target, pytestconfig, operation, evidence, rollback_reason):
+    """Notify the team."""
+    url = webhook_url(target)
+    variable = target.notify.slack_webhook_env
+    if url is None:
+        operation.data["notification"] = f"not sent: ${variable} is not set"
+        pytest.skip(f"notification not sent: ${variable} is not set")
+    tables = [(str(t["table"]), int(t["rows"])) for t in operation.data.get("tables", [])]
+    summary = notify.RollbackSummary(
+        target=target.target.name, operator=operator_name(), reason=rollback_reason,
+        cutover_timestamp=str(operation.data.get("cutover_timestamp", "")), tables=tables,
+        manifest=str(_manifest_path(pytestconfig)), ticket=operation.ticket,
+    )
+    result = notify.send(url, notify.payload(summary))
+    operation.data["notification"] = f"Slack via ${variable}: {result.describe()}"
+    evidence.add_text("notification", result.describe())
+    if not result.sent:
+        message = (f"Slack notification via ${variable} failed ({result.describe()}); the "
+                   "rollback goes on: tell the team by hand")
+        evidence.add_text("warning", message)
+        warnings.warn(message, RollbackWarning, stacklevel=1)
+
+
+@pytest.mark.finalizer
+def test_write_manifest(pytestconfig, operation, redactor):
+    """Write the rollback manifest."""
+    folder = run_dir(pytestconfig)
+    if folder is None:
+        _fail("no run directory: the manifest has nowhere to go (run `pytest -m rollback`)")
+    save(pytestconfig)
+    for name in ("manifest.json", MARKDOWN_NAMES["rollback"]):
+        path = folder / name
+        if not path.is_file():
+            _fail(f"manifest {path} was not written (check the reports directory)")
+        if redactor.contains_secret(path.read_text(encoding="utf-8")):
+            _fail(f"manifest {path} holds a secret value (a redaction bug; do not share it)")
