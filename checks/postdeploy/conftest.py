@@ -1,0 +1,22 @@
+"""Post-deploy checks get one item per compose service, named after it."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.target import TARGET_KEY
+from operations.compose import Compose, ComposeError
+
+CONFIG_TIMEOUT_S = 30.0
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "service" not in metafunc.fixturenames:
+        return
+    compose = Compose(metafunc.config.stash[TARGET_KEY].stack)
+    try:
+        services = compose.services()
+    except ComposeError as exc:
+        # The item fails with the evidence instead of the whole collection erroring.
+        services = [f"(compose config failed: {exc.result.describe()[:300]})"]
+    metafunc.parametrize("service", services)

@@ -1,0 +1,30 @@
+"""Every service of the stack has a running container, healthy where it has a healthcheck."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.evidence import Evidence
+from operations.compose import Compose
+from operations.config import Target
+
+pytestmark = pytest.mark.postdeploy
+
+
+def test_container(service: str, compose: Compose, target: Target, evidence: Evidence) -> None:
+    """The service's container is running (and healthy)."""
+    states = [s for s in compose.ps(service) if s.service == service]
+    project = target.stack.project_name
+    if not states:
+        pytest.fail(f"service {service!r} of project {project!r} has no container "
+                    "(deploy it: pytest -m deploy)", pytrace=False)
+    for state in states:
+        evidence.add_text(f"container {state.container}",
+                          f"state {state.state}, health {state.health or '(no healthcheck)'}, "
+                          f"image {state.image}")
+        if not state.is_up:
+            logs = compose.logs(service, target.deploy.log_lines_on_failure)
+            evidence.add_text(f"logs {service}", logs.stdout + logs.stderr)
+            pytest.fail(f"container {state.container} of service {service!r} is "
+                        f"{state.state} ({state.health or 'no healthcheck'}); its logs are "
+                        "attached", pytrace=False)

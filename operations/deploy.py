@@ -1,0 +1,157 @@
+"""The deploy's steps as plain functions over `Compose`; test_deploy.py calls them in order.
+
+Each returns what it found; the caller turns a problem into an operator-facing failure.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from operations import http_checks
+from operations.commands import CommandResult, run
+from operations.compose import Compose, ServiceState
+from operations.waits import Probe, WaitResult, wait_until
+
+PULL_TIMEOUT_S = 600.0
+UP_TIMEOUT_S = 300.0
+MIGRATE_TIMEOUT_S = 600.0
+PRUNE_TIMEOUT_S = 120.0
+# Short pauses: the wait ends within ~0.1 s of the service turning healthy.
+HTTP_PAUSE_S = 0.1
+STATE_PAUSE_S = 0.25
+_APPLIED = re.compile(r"^applied (\S+)", re.M)
+
+Clock = Callable[[], float]
+
+
+def pull(compose: Compose) -> CommandResult:
+    """Pull the images that are not built here; a failure leaves the cached ones in use."""
+    return compose("pull", "--ignore-buildable", timeout=PULL_TIMEOUT_S)
+
+
+def build(compose: Compose, services: Sequence[str]) -> CommandResult:
+    return compose.build(services)
+
+
+def start_database(compose: Compose, service: str) -> CommandResult:
+    # --no-build: building is the build step's job; a missing image is an error here.
+    return compose("up", "--detach", "--no-build", "--no-deps", service, timeout=UP_TIMEOUT_S)
+
+
+def wait_database(compose: Compose, service: str, timeout: float,
+                  clock: Clock = time.monotonic) -> WaitResult:
+    """Until the database container is healthy (its healthcheck), else pg_isready answers."""
+    states = compose.ps(service)
+    has_healthcheck = any(s.health for s in states)
+    if has_healthcheck:
+        what = f"service {service!r} to report healthy (its Docker healthcheck)"
+        return wait_until(lambda _left: _service_probe(compose, service), what=what,
+                          timeout=timeout, pause=STATE_PAUSE_S, clock=clock)
+    what = f"pg_isready in service {service!r}"
+    return wait_until(lambda left: _pg_isready(compose, service, left), what=what,
+                      timeout=timeout, pause=STATE_PAUSE_S, clock=clock)
+
+
+def _service_probe(compose: Compose, service: str) -> Probe:
+    states = compose.ps(service)
+    if not states:
+        return Probe(False, f"no container for {service}")
+    state = states[0]
+    return Probe(state.is_up and state.health == "healthy", _state_text(state))
+
+
+def _pg_isready(compose: Compose, service: str, left: float) -> Probe:
+    result = compose("exec", "-T", service, "pg_isready", timeout=max(min(left, 10.0), 1.0),
+                     record=False)
+    return Probe(result.ok, (result.stdout + result.stderr).strip() or result.describe())
+
+
+def migrate(compose: Compose, service: str, command: Sequence[str]) -> CommandResult:
+    # --no-deps: the database is up already; nothing else may start before the migration.
+    return compose("run", "--rm", "--no-deps", "-T", service, *command,
+                   timeout=MIGRATE_TIMEOUT_S)
+
+
+def applied_migrations(output: str) -> list[str]:
+    """The `applied <file>` lines the migration command printed."""
+    return _APPLIED.findall(output)
+
+
+def start_services(compose: Compose) -> CommandResult:
+    return compose("up", "--detach", "--no-build", "--remove-orphans", timeout=UP_TIMEOUT_S)
+
+
+def wait_healthy(url: str, expect: Mapping[str, str], timeout: float,
+                 clock: Clock = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> tuple[WaitResult,
+                                                                       http_checks.HttpAnswer]:
+    """Poll `url` until it answers 200 with the expected JSON fields; the last answer too."""
+    last: list[http_checks.HttpAnswer] = []
+
+    def probe(left: float) -> Probe:
+        answer = http_checks.get(url, timeout=max(min(left, http_checks.PROBE_TIMEOUT_S), 0.2))
+        last[:] = [answer]
+        return Probe(not http_checks.mismatches(answer, expect), answer.describe())
+
+    result = wait_until(probe, what=url, timeout=timeout, pause=HTTP_PAUSE_S, clock=clock,
+                        sleep=sleep)
+    return result, last[0]
+
+
+@dataclass(frozen=True)
+class ServiceProblem:
+    service: str
+    problem: str
+
+
+def service_problems(compose: Compose) -> list[ServiceProblem]:
+    """Services of the config that are not running, or not healthy where they can say so."""
+    states = {s.service: s for s in compose.ps()}
+    problems = []
+    for name in compose.services():
+        state = states.get(name)
+        if state is None:
+            problems.append(ServiceProblem(name, "no container"))
+        elif not state.is_up or state.health not in ("", "healthy"):
+            problems.append(ServiceProblem(name, _state_text(state)))
+    return problems
+
+
+def wait_services_up(compose: Compose, timeout: float,
+                     clock: Clock = time.monotonic) -> tuple[WaitResult, list[ServiceProblem]]:
+    """Healthchecks run every few seconds: give a just-started service that long."""
+    found: list[list[ServiceProblem]] = [[]]
+
+    def probe(_left: float) -> Probe:
+        found[0] = service_problems(compose)
+        text = "; ".join(f"{p.service}: {p.problem}" for p in found[0]) or "all up"
+        return Probe(not found[0], text)
+
+    return wait_until(probe, what="every service running and healthy", timeout=timeout,
+                      pause=STATE_PAUSE_S, clock=clock), found[0]
+
+
+def image_mismatches(running: Mapping[str, str], built: Mapping[str, str]) -> list[str]:
+    """Services whose container does not run the image compose has for them now."""
+    return [f"{service}: container runs {running.get(service, '(none)')[:19]}, "
+            f"expected {image[:19]}"
+            for service, image in sorted(built.items()) if running.get(service) != image]
+
+
+def service_logs(compose: Compose, services: Sequence[str], lines: int) -> dict[str, str]:
+    return {name: (r.stdout + r.stderr) for name in services
+            for r in [compose.logs(name, lines)]}
+
+
+def prune_dangling(compose: Compose) -> CommandResult:
+    """Dangling images of this project only: the engine may be shared with other stacks."""
+    label = f"label=com.docker.compose.project={compose.stack.project_name}"
+    return run(["docker", "image", "prune", "--force", "--filter", label],
+               timeout=PRUNE_TIMEOUT_S, record=compose.record)
+
+
+def _state_text(state: ServiceState) -> str:
+    return f"{state.state}" + (f" ({state.health})" if state.health else "")

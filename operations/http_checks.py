@@ -1,0 +1,69 @@
+"""HTTP probes of a stack's health and readiness endpoints, with their evidence."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+# One probe never takes longer than this, whatever the wait around it allows.
+PROBE_TIMEOUT_S = 3.0
+_BODY_SHOWN = 500
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+|Read timed out|timed out")
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    url: str
+    status: int | None  # None: no answer (refused, timed out, reset)
+    body: str
+    error: str = ""
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def describe(self) -> str:
+        if self.status is None:
+            return f"no answer: {self.error}"
+        return f"HTTP {self.status} {self.body.strip()[:_BODY_SHOWN]}"
+
+
+def get(url: str, timeout: float = PROBE_TIMEOUT_S) -> HttpAnswer:
+    """GET url; never raises for a network error, the answer carries it."""
+    try:
+        # Short connect timeout: a refused or filtered port is retried by the caller.
+        response = requests.get(url, timeout=(min(timeout, 1.0), timeout))
+    except requests.RequestException as exc:
+        return HttpAnswer(url, None, "", f"{type(exc).__name__}: {_short(exc)}")
+    return HttpAnswer(url, response.status_code, response.text)
+
+
+def _short(exc: Exception) -> str:
+    """urllib3 nests the cause in long reprs; the errno text names it."""
+    text = str(exc)
+    cause = _ERRNO.search(text)
+    return cause.group(0) if cause else text[:300]
+
+
+def mismatches(answer: HttpAnswer, expect: Mapping[str, str]) -> list[str]:
+    """What in the answer differs from a 200 with JSON fields equal to `expect`."""
+    if answer.status != 200:
+        return [f"expected HTTP 200, got {answer.describe()}"]
+    body = answer.json
+    if not isinstance(body, dict):
+        return [f"expected a JSON object, got {answer.body.strip()[:_BODY_SHOWN]!r}"]
+    problems = []
+    for key, wanted in expect.items():
+        if key not in body:
+            problems.append(f"field {key!r} missing (expected {wanted!r})")
+        elif str(body[key]) != wanted:
+            problems.append(f"field {key!r} is {body[key]!r}, expected {wanted!r}")
+    return problems

@@ -1,0 +1,120 @@
+"""The deploy lock: one JSON file in the target's state dir, created atomically (O_EXCL).
+
+Only the process that wrote a lock removes it (its token must match), so a second deploy
+that fails to get the lock can never release the first one's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+LOCK_NAME = "deploy.lock"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    holder: str  # operator
+    pid: int
+    host: str
+    acquired_at: str
+    ticket: str
+    operation: str
+    token: str
+
+    def describe(self) -> str:
+        ticket = f", ticket {self.ticket}" if self.ticket else ""
+        return (f"{self.operation} by {self.holder} (pid {self.pid} on {self.host}, "
+                f"since {self.acquired_at}{ticket})")
+
+
+class LockError(Exception):
+    """The lock cannot be taken; the message names the holder and the fix."""
+
+
+class LockHeld(LockError):
+    def __init__(self, path: Path, info: LockInfo | None, stale: bool) -> None:
+        self.path, self.info, self.stale = path, info, stale
+        who = info.describe() if info else "an unreadable lock file"
+        if stale:
+            fix = ("its process is gone: rerun with --break-stale-lock to remove it, "
+                   f"or delete {path} after checking nobody is deploying")
+            super().__init__(f"stale deploy lock {path}: held by {who}; {fix}")
+        else:
+            super().__init__(f"deploy lock {path} is held by {who}; wait for that deploy to "
+                             "finish, or ask its holder")
+
+
+def new_lock(holder: str, ticket: str, operation: str, acquired_at: str) -> LockInfo:
+    return LockInfo(holder=holder, pid=os.getpid(), host=socket.gethostname(),
+                    acquired_at=acquired_at, ticket=ticket, operation=operation,
+                    token=uuid.uuid4().hex)
+
+
+def read_lock(path: Path) -> LockInfo | None:
+    """The lock's content; None when the file is missing or not a lock we can read."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return LockInfo(**raw)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def is_stale(info: LockInfo | None, host: str | None = None) -> bool:
+    """Stale: written on this host by a process that no longer exists.
+
+    A lock from another host is never called stale: its pid cannot be checked from here.
+    """
+    if info is None:
+        return False
+    if info.host != (host or socket.gethostname()):
+        return False
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # exists, owned by someone else
+    return False
+
+
+def acquire(path: Path, info: LockInfo, *, break_stale: bool = False) -> LockInfo | None:
+    """Take the lock or raise LockHeld. Returns the stale lock it broke, if any."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    broken: LockInfo | None = None
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            existing = read_lock(path)
+            stale = is_stale(existing)
+            if broken is not None or not (stale and break_stale):
+                raise LockHeld(path, existing, stale) from None
+            _remove_if(path, existing)
+            broken = existing
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(asdict(info), handle, indent=2)
+            handle.write("\n")
+        return broken
+    raise LockHeld(path, read_lock(path), False)  # pragma: no cover - loop always returns
+
+
+def release(path: Path, info: LockInfo) -> bool:
+    """Remove the lock if it is still ours; True when it was removed."""
+    return _remove_if(path, info)
+
+
+def _remove_if(path: Path, expected: LockInfo | None) -> bool:
+    current = read_lock(path)
+    if current is None or expected is None or current.token != expected.token:
+        return False
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
