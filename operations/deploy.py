@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from operations import http_checks
 from operations.commands import CommandResult, run
@@ -86,15 +87,23 @@ def start_services(compose: Compose) -> CommandResult:
 
 def wait_healthy(url: str, expect: Mapping[str, str], timeout: float,
                  clock: Clock = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> tuple[WaitResult,
-                                                                       http_checks.HttpAnswer]:
-    """Poll `url` until it answers 200 with the expected JSON fields; the last answer too."""
+                 sleep: Callable[[float], None] = time.sleep,
+                 polls: list[dict[str, object]] | None = None) -> tuple[WaitResult,
+                                                                        http_checks.HttpAnswer]:
+    """Poll `url` until it answers 200 with the expected JSON fields; the last answer too.
+
+    Each poll's time and result is appended to `polls` when given (for the timeline).
+    """
     last: list[http_checks.HttpAnswer] = []
 
     def probe(left: float) -> Probe:
         answer = http_checks.get(url, timeout=max(min(left, http_checks.PROBE_TIMEOUT_S), 0.2))
         last[:] = [answer]
-        return Probe(not http_checks.mismatches(answer, expect), answer.describe())
+        healthy = not http_checks.mismatches(answer, expect)
+        if polls is not None:
+            polls.append({"at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                          "ok": healthy, "result": answer.describe()[:80]})
+        return Probe(healthy, answer.describe())
 
     result = wait_until(probe, what=url, timeout=timeout, pause=HTTP_PAUSE_S, clock=clock,
                         sleep=sleep)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,13 @@ class HttpAnswer:
     status: int | None  # None: no answer (refused, timed out, reset)
     body: str
     error: str = ""
+    latency_s: float = 0.0
+
+    def evidence(self) -> str:
+        """The whole exchange for a report row: URL, status, latency and body."""
+        status = str(self.status) if self.status is not None else f"no answer ({self.error})"
+        return (f"GET {self.url}\nstatus: {status}\nlatency: {self.latency_s * 1000:.0f} ms\n"
+                f"body: {self.body.strip()[:_BODY_SHOWN]}")
 
     @property
     def json(self) -> Any:
@@ -38,12 +46,14 @@ class HttpAnswer:
 
 def get(url: str, timeout: float = PROBE_TIMEOUT_S) -> HttpAnswer:
     """GET url; never raises for a network error, the answer carries it."""
+    started = time.monotonic()
     try:
         # Short connect timeout: a refused or filtered port is retried by the caller.
         response = requests.get(url, timeout=(min(timeout, 1.0), timeout))
     except requests.RequestException as exc:
-        return HttpAnswer(url, None, "", f"{type(exc).__name__}: {_short(exc)}")
-    return HttpAnswer(url, response.status_code, response.text)
+        return HttpAnswer(url, None, "", f"{type(exc).__name__}: {_short(exc)}",
+                          time.monotonic() - started)
+    return HttpAnswer(url, response.status_code, response.text, "", time.monotonic() - started)
 
 
 def _short(exc: Exception) -> str:

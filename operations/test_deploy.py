@@ -171,12 +171,16 @@ def test_start_services(step_compose: Compose, operation: OperationRecord,
         _fail(f"starting the services failed: {result.describe()}")
 
 
-def test_wait_healthy(step_compose: Compose, target: Target, evidence: Evidence) -> None:
+def test_wait_healthy(step_compose: Compose, target: Target, evidence: Evidence,
+                      operation: OperationRecord) -> None:
     """Wait until the health URL answers healthy."""
     settings = target.deploy
+    polls: list[dict[str, object]] = []
+    operation.data["health_polls"] = polls  # the report's timeline draws each one
     result, answer = deploy.wait_healthy(settings.health_url, settings.health_expect,
-                                         settings.health_timeout_s)
+                                         settings.health_timeout_s, polls=polls)
     evidence.add_text("health wait", result.describe())
+    evidence.add_text(f"last GET {settings.health_url}", answer.evidence())
     if not result.done:
         _attach_logs(step_compose, target, evidence, _services_not_up(step_compose))
         _fail(f"{settings.health_url} did not answer healthy within "
@@ -192,7 +196,7 @@ def test_verify(step_compose: Compose, target: Target, evidence: Evidence,
     for url, expect in ((settings.health_url, settings.health_expect),
                         (settings.ready_url, settings.ready_expect)):
         answer = http_checks.get(url)
-        evidence.add_text(f"GET {url}", answer.describe())
+        evidence.add_text(f"GET {url}", answer.evidence())
         problems += [f"{url}: {p}" for p in http_checks.mismatches(answer, expect)]
     waited, not_up = deploy.wait_services_up(step_compose, settings.health_timeout_s)
     evidence.add_text("services", waited.describe())

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.postdeploy
 def _check(url: str, expect: dict[str, str], evidence: Evidence) -> None:
     __tracebackhide__ = True
     answer = http_checks.get(url)
-    evidence.add_text(f"GET {url}", answer.describe())
+    evidence.add_text(f"GET {url}", answer.evidence())
     problems = http_checks.mismatches(answer, expect)
     if problems:
         pytest.fail(f"{url}: {'; '.join(problems)} (see the container logs: "

@@ -47,10 +47,17 @@ def test_wait_healthy_ends_within_a_pause_of_turning_healthy(server: ThreadingHT
                                                              ) -> None:
     turns = time.monotonic() + 0.6
     server.RequestHandlerClass.healthy_at = turns  # type: ignore[attr-defined]
-    result, answer = deploy.wait_healthy(_url(server), {"status": "healthy"}, timeout=10)
+    polls: list[dict[str, object]] = []
+    result, answer = deploy.wait_healthy(_url(server), {"status": "healthy"}, timeout=10,
+                                         polls=polls)
     assert result.done and answer.status == 200
     assert time.monotonic() - turns < 0.25
     assert result.attempts >= 3
+    # Every poll is kept for the report's timeline: unhealthy ones, then the healthy one.
+    assert len(polls) == result.attempts
+    assert [p["ok"] for p in polls] == [False] * (len(polls) - 1) + [True]
+    assert str(polls[0]["result"]).startswith("HTTP 503")
+    assert "latency:" in answer.evidence() and answer.latency_s > 0
 
 
 def test_wait_healthy_times_out_naming_the_last_answer(server: ThreadingHTTPServer) -> None:
