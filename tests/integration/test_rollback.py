@@ -8,7 +8,6 @@ services running and leaves the database as it found it (the rollback deletes no
 from __future__ import annotations
 
 import csv
-import http.server
 import json
 import os
 import pty
@@ -16,7 +15,6 @@ import select
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ import pytest
 
 from operations.export import TableExport, export_tables
 from tests.support.demo import REPO, DemoTarget, make_demo_target
+from tests.support.receiver import Receiver
 
 SERVICES = {"caddy", "backend", "postgres", "redis"}
 CUTOVER = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
@@ -161,42 +160,6 @@ def _outcomes(manifest: dict[str, object]) -> dict[str, str]:
 STEPS = ["Confirm the rollback with the operator", "Stop the services",
          "Export the rows created since the cutover", "Back up the whole database",
          "Give the DNS guidance", "Notify the team", "Write the rollback manifest"]
-
-
-# ---- a Slack stand-in ------------------------------------------------------------------
-
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records POSTs and answers with `status`."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.status = status
-        self.requests: list[tuple[str, bytes]] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.requests.append((self.path, body))
-                self.send_response(receiver.status)
-                self.end_headers()
-                self.wfile.write(b"ok" if receiver.status == 200 else b"server error")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, token: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/{token}"
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # ---- tests -----------------------------------------------------------------------------
