@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 # One probe never takes longer than this, whatever the wait around it allows.
 PROBE_TIMEOUT_S = 3.0
 _BODY_SHOWN = 500
@@ -46,6 +44,8 @@ class HttpAnswer:
 
 def get(url: str, timeout: float = PROBE_TIMEOUT_S) -> HttpAnswer:
     """GET url; never raises for a network error, the answer carries it."""
+    import requests  # lazily: preflight runs never need it
+
     started = time.monotonic()
     try:
         # Short connect timeout: a refused or filtered port is retried by the caller.
