@@ -26,8 +26,8 @@ def _page_counts(dom: str) -> dict[str, int]:
     return {name: int(found[name]) for name in ("passed", "failed", "error", "skipped")}
 
 
-def test_deploy_report_reads_right_in_a_real_browser(cutover_project, tmp_path):
-    run_dir = make_failed_deploy_report(cutover_project)
+def _assert_reads_right(run_dir: Path, tmp_path: Path, failing_row: str, output: str) -> None:
+    __tracebackhide__ = True
     screenshot = tmp_path / "report.png"
     page = open_page(run_dir / "report.html", tmp_path / "profile", screenshot)
     # Only what the scripts rendered counts, not the JSON the page was built from.
@@ -36,10 +36,25 @@ def test_deploy_report_reads_right_in_a_real_browser(cutover_project, tmp_path):
     assert _page_counts(rendered) == _junit_counts(run_dir / "junit.xml")
     assert re.search(r"<td>Ticket</td>\s*<td>(<div>)?CHG-42", rendered), "ticket in metadata"
     assert 'id="cutover-timeline"' in rendered
-    row = rendered.index('<td class="col-testId">test_deploy.py::test_migrate</td>')
+    row = rendered.index(f'<td class="col-testId">{failing_row}</td>')
     next_row = rendered.find('<td class="col-testId">', row + 1)
-    assert "relation orders exists" in rendered[row:next_row], "failing row shows the output"
+    assert output in rendered[row:next_row], "the failing row shows the command output"
     assert screenshot.stat().st_size > 10_000
+
+
+def test_real_deploy_report_reads_right_in_a_real_browser(demo_target, tmp_path):
+    """A real deploy of the demo stack whose migration fails: the row shows why."""
+    bad = demo_target.stack_dir / "backend" / "migrations" / "0004_broken.sql"
+    bad.write_text("CREATE TABLE broken_table (id int,);\n")
+    done = demo_target.run_cutover("-m", "deploy", "--ticket", "CHG-42")
+    assert done.returncode == 1, done.stdout[-3000:]
+    _assert_reads_right(demo_target.latest_run(), tmp_path,
+                        "operations/test_deploy.py::test_migrate", "0004_broken.sql")
+
+
+def test_plugin_deploy_report_reads_right_in_a_real_browser(cutover_project, tmp_path):
+    _assert_reads_right(make_failed_deploy_report(cutover_project), tmp_path,
+                        "test_deploy.py::test_migrate", "relation orders exists")
 
 
 def test_console_errors_are_seen(tmp_path):
