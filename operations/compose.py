@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from operations.commands import CommandLog, CommandResult, run
@@ -21,16 +21,30 @@ class ServiceState:
     state: str  # running, exited, ...
     health: str  # healthy, unhealthy, starting, or "" without a healthcheck
     image: str
+    image_id: str = ""  # the id of the image it runs, where the source says (the engine)
 
     @property
     def is_up(self) -> bool:
         return self.state == "running" and self.health in ("", "healthy")
 
 
+@dataclass
+class ConfigCache:
+    """`config --format json`, kept while the compose files and the env file are unchanged.
+
+    Shared by the `Compose` objects of one run: each step asks once at most, not each time.
+    """
+
+    key: tuple[tuple[str, int, int], ...] = ()
+    parsed: dict[str, Any] = field(default_factory=dict)
+
+
 class Compose:
-    def __init__(self, stack: Stack, record: CommandLog | None = None) -> None:
+    def __init__(self, stack: Stack, record: CommandLog | None = None,
+                 cache: ConfigCache | None = None) -> None:
         self.stack = stack
         self.record = record
+        self.cache = cache
 
     @property
     def base_argv(self) -> list[str]:
@@ -56,17 +70,36 @@ class Compose:
         return self("config", "--quiet", *extra)
 
     def config_json(self) -> dict[str, Any]:
+        key = self._config_key() if self.cache is not None else ()
+        if self.cache is not None and self.cache.parsed and self.cache.key == key:
+            return self.cache.parsed
         result = self("config", "--format", "json", record=False)
         if not result.ok:
             raise ComposeError(result)
         parsed: dict[str, Any] = json.loads(result.stdout)
+        if self.cache is not None:
+            self.cache.key, self.cache.parsed = key, parsed
         return parsed
 
     def services(self) -> list[str]:
+        if self.cache is not None:  # the cached config has them: no process to start
+            return list(self.config_json().get("services") or {})
         result = self("config", "--services", record=False)
         if not result.ok:
             raise ComposeError(result)
         return result.stdout.split()
+
+    def _config_key(self) -> tuple[tuple[str, int, int], ...]:
+        """Path, mtime and size of every file the config is read from."""
+        key = []
+        for path in (*self.stack.compose_paths, self.stack.env_path):
+            try:
+                stat = path.stat()
+            except OSError:
+                key.append((str(path), -1, -1))
+            else:
+                key.append((str(path), stat.st_mtime_ns, stat.st_size))
+        return tuple(key)
 
     def ps(self, *services: str) -> list[ServiceState]:
         """State of this project's containers, stopped ones included."""

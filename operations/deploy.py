@@ -14,18 +14,28 @@ from datetime import UTC, datetime
 from operations import http_checks
 from operations.commands import CommandResult, run
 from operations.compose import Compose, ServiceState
+from operations.release import service_states
 from operations.waits import Probe, WaitResult, wait_until
 
 PULL_TIMEOUT_S = 600.0
 UP_TIMEOUT_S = 300.0
 MIGRATE_TIMEOUT_S = 600.0
 PRUNE_TIMEOUT_S = 120.0
-# Short pauses: the wait ends within ~0.1 s of the service turning healthy.
+# Short pauses: the wait ends within ~0.1 s of the service turning healthy. A look at the
+# containers is an Engine API request of a few milliseconds, so it can be as frequent.
 HTTP_PAUSE_S = 0.1
-STATE_PAUSE_S = 0.25
+STATE_PAUSE_S = 0.1
 _APPLIED = re.compile(r"^applied (\S+)", re.M)
 
 Clock = Callable[[], float]
+
+
+def images_to_pull(compose: Compose) -> dict[str, str]:
+    """Service -> image, for the services without a `build:` section: what `pull
+    --ignore-buildable` would pull (it skips every service that can be built)."""
+    services: dict[str, dict[str, object]] = compose.config_json().get("services") or {}
+    return {name: str(spec.get("image") or "") for name, spec in services.items()
+            if not spec.get("build")}
 
 
 def pull(compose: Compose) -> CommandResult:
@@ -45,7 +55,10 @@ def start_database(compose: Compose, service: str) -> CommandResult:
 def wait_database(compose: Compose, service: str, timeout: float,
                   clock: Clock = time.monotonic) -> WaitResult:
     """Until the database container is healthy (its healthcheck), else pg_isready answers."""
-    states = compose.ps(service)
+    states = service_states(compose, service, record=False)
+    if states and states[0].is_up and states[0].health == "healthy":
+        what = f"service {service!r} to report healthy (its Docker healthcheck)"
+        return WaitResult(True, 1, 0.0, _state_text(states[0]), what)
     has_healthcheck = any(s.health for s in states)
     if has_healthcheck:
         what = f"service {service!r} to report healthy (its Docker healthcheck)"
@@ -57,7 +70,7 @@ def wait_database(compose: Compose, service: str, timeout: float,
 
 
 def _service_probe(compose: Compose, service: str) -> Probe:
-    states = compose.ps(service)
+    states = service_states(compose, service, record=False)
     if not states:
         return Probe(False, f"no container for {service}")
     state = states[0]
@@ -118,7 +131,7 @@ class ServiceProblem:
 
 def service_problems(compose: Compose) -> list[ServiceProblem]:
     """Services of the config that are not running, or not healthy where they can say so."""
-    states = {s.service: s for s in compose.ps()}
+    states = {s.service: s for s in service_states(compose, record=False)}
     problems = []
     for name in compose.services():
         state = states.get(name)

@@ -1,18 +1,30 @@
 """What is running (image id and digests per service, compose config hash), and the
 record of the last deploy in the target's state dir, which a rollback reads.
+
+Containers, images and health come from the Engine API over its socket (a millisecond a
+question, where each `docker compose ps` or `docker inspect` process costs 0.1-0.3 s); each
+step's evidence lists the API requests like commands. Where the engine cannot be asked
+directly (DOCKER_HOST=ssh://...), the same questions go through the CLI.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
-from operations.commands import CommandLog, run
-from operations.compose import Compose, ComposeError
+from operations.commands import CommandLog, CommandResult, run
+from operations.compose import Compose, ComposeError, ServiceState
+from operations.dockerapi import DockerAPI, EngineError
+
+log = logging.getLogger("cutover.release")
 
 LAST_DEPLOY_NAME = "last-deploy.json"
 INSPECT_TIMEOUT_S = 30.0
@@ -45,12 +57,87 @@ class Release:
         return {s.service: s.image_id for s in self.services}
 
 
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+ONEOFF_LABEL = "com.docker.compose.oneoff"
+
+
 def config_hash(compose: Compose) -> str:
-    """sha256 of `docker compose config`: changes whenever the effective config does."""
-    result = compose("config", timeout=INSPECT_TIMEOUT_S)
-    if not result.ok:
-        raise ComposeError(result)
-    return hashlib.sha256(result.stdout.encode()).hexdigest()
+    """sha256 of the effective config (`config --format json`, keys sorted): it changes
+    whenever the config does."""
+    canonical = json.dumps(compose.config_json(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class _Engine:
+    """Engine API requests, each added to a step's evidence as `GET <path>` with a summary."""
+
+    def __init__(self, record: CommandLog | None) -> None:
+        self.api = DockerAPI(timeout=INSPECT_TIMEOUT_S)
+        self.record = record
+
+    def get(self, path: str, summary: Any = None) -> Any:
+        argv = ("docker-engine-api", "GET", unquote(path), "at", self.api.endpoint.url)
+        if self.record is not None:  # polls (nothing recorded) would flood run.log
+            log.info("engine: GET %s", argv[2])
+        started = time.monotonic()
+        try:
+            found = self.api.get(path)
+        except EngineError as exc:
+            self._add(CommandResult(argv, 1, "", str(exc), time.monotonic() - started))
+            raise
+        text = summary(found) if summary else ""
+        self._add(CommandResult(argv, 0, text, "", time.monotonic() - started))
+        return found
+
+    def _add(self, result: CommandResult) -> None:
+        if self.record is not None:
+            self.record.add(result)
+
+
+def service_states(compose: Compose, *services: str, record: bool = True) -> list[ServiceState]:
+    """The project's containers (stopped ones included, one-off `run` ones not), with
+    state, health and the id of the image each runs; only those of `services` if given."""
+    engine = _Engine(compose.record if record else None)
+    project = compose.stack.project_name
+    filters = json.dumps({"label": [f"{PROJECT_LABEL}={project}", f"{ONEOFF_LABEL}=False"]})
+    try:
+        listed = engine.get(f"/containers/json?all=1&filters={quote(filters)}",
+                            lambda rows: f"{len(rows)} containers")
+        wanted = [c for c in listed
+                  if not services or c.get("Labels", {}).get(SERVICE_LABEL) in services]
+        states = [_inspected_state(engine.get(f"/containers/{c['Id']}/json", _state_line))
+                  for c in wanted]
+    except EngineError:
+        return _cli_states(compose, services, record)
+    return sorted(states, key=lambda s: (s.service, s.container))
+
+
+def _inspected_state(found: dict[str, Any]) -> ServiceState:
+    state = found.get("State") or {}
+    config = found.get("Config") or {}
+    return ServiceState(
+        service=str((config.get("Labels") or {}).get(SERVICE_LABEL, "")),
+        container=str(found.get("Name", "")).lstrip("/"),
+        state=str(state.get("Status", "")),
+        health=str((state.get("Health") or {}).get("Status", "")),
+        image=str(config.get("Image", "")),
+        image_id=str(found.get("Image", "")),
+    )
+
+
+def _state_line(found: dict[str, Any]) -> str:
+    state = _inspected_state(found)
+    return (f"{state.container} service={state.service} state={state.state} "
+            f"health={state.health or '(none)'} image={state.image} {state.image_id}")
+
+
+def _cli_states(compose: Compose, services: Iterable[str], record: bool) -> list[ServiceState]:
+    states = compose.ps(*services)
+    ids = container_image_ids([s.container for s in states], compose.record if record else None)
+    return sorted((ServiceState(s.service, s.container, s.state, s.health, s.image,
+                                ids.get(s.container, "")) for s in states),
+                  key=lambda s: (s.service, s.container))
 
 
 def container_image_ids(containers: list[str], record: CommandLog | None) -> dict[str, str]:
@@ -68,6 +155,13 @@ def container_image_ids(containers: list[str], record: CommandLog | None) -> dic
 def image_digests(image_ids: list[str], record: CommandLog | None) -> dict[str, tuple[str, ...]]:
     if not image_ids:
         return {}
+    engine = _Engine(record)
+    try:
+        return {image_id: tuple(engine.get(f"/images/{quote(image_id)}/json",
+                                           _digests_line).get("RepoDigests") or ())
+                for image_id in sorted(set(image_ids))}
+    except EngineError:
+        pass  # removed meanwhile, or no socket: the CLI says which
     result = run(["docker", "image", "inspect", "--format", "{{.Id}} {{json .RepoDigests}}",
                   *sorted(set(image_ids))], timeout=INSPECT_TIMEOUT_S, record=record)
     if not result.ok:
@@ -79,16 +173,23 @@ def image_digests(image_ids: list[str], record: CommandLog | None) -> dict[str, 
     return found
 
 
-def current_release(compose: Compose) -> Release:
-    """The running (or stopped) containers of the project and the images they run."""
-    states = compose.ps()
-    by_container = container_image_ids([s.container for s in states], compose.record)
-    digests = image_digests(list(by_container.values()), compose.record)
+def _digests_line(found: dict[str, Any]) -> str:
+    return f"{found.get('Id', '')} {json.dumps(found.get('RepoDigests') or [])}"
+
+
+def current_release(compose: Compose,
+                    states: list[ServiceState] | None = None) -> Release:
+    """The running (or stopped) containers of the project and the images they run.
+
+    `states`: what `service_states` just returned, when the caller has it already.
+    """
+    if states is None:
+        states = service_states(compose)
+    digests = image_digests([s.image_id for s in states if s.image_id], compose.record)
     services = tuple(
         ServiceImage(service=s.service, container=s.container, state=s.state,
-                     health=s.health, image=s.image,
-                     image_id=by_container.get(s.container, ""),
-                     digests=digests.get(by_container.get(s.container, ""), ()))
+                     health=s.health, image=s.image, image_id=s.image_id,
+                     digests=digests.get(s.image_id, ()))
         for s in sorted(states, key=lambda s: s.service)
     )
     return Release(config_sha256=config_hash(compose), services=services)
@@ -100,6 +201,13 @@ def tagged_image_ids(compose: Compose, services: list[str]) -> dict[str, str]:
     project = compose.stack.project_name
     names = {name: str(config["services"][name].get("image") or f"{project}-{name}")
              for name in services}
+    engine = _Engine(compose.record)
+    try:
+        return {name: str(engine.get(f"/images/{quote(image, safe='/:@')}/json",
+                                     lambda found: str(found.get("Id", "")))["Id"])
+                for name, image in names.items()}
+    except EngineError:
+        pass  # missing, or no socket: the CLI's error names the image
     result = run(["docker", "image", "inspect", "--format", "{{.Id}}", *names.values()],
                  timeout=INSPECT_TIMEOUT_S, record=compose.record)
     if not result.ok:

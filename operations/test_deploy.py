@@ -87,7 +87,7 @@ def test_acquire_lock(deploy_lock: LockHolder, pytestconfig: pytest.Config,
     evidence.add_text("deploy lock", f"{deploy_lock.path}: {info.describe()}")
 
 
-def test_record_running_release(step_compose: Compose, target: Target,
+def test_record_running_release(step_compose: Compose, target: Target, evidence: Evidence,
                                 operation: OperationRecord, deploy_facts: DeployFacts) -> None:
     """Record the running release."""
     try:
@@ -101,10 +101,24 @@ def test_record_running_release(step_compose: Compose, target: Target,
         "config_sha256": before.config_sha256,
     }
     operation.data["images_before"] = before.rows()
+    evidence.add_text("running release", "\n".join(
+        [f"compose config sha256 {before.config_sha256}",
+         *(f"{s.service}: {s.container} {s.state} {s.image_id}" for s in before.services)]
+        ) or "(nothing running)")
 
 
 def test_pull(step_compose: Compose, evidence: Evidence) -> None:
     """Pull the images that are not built here."""
+    try:
+        to_pull = deploy.images_to_pull(step_compose)
+    except ComposeError as exc:
+        to_pull = {"(compose config failed)": exc.result.describe()}  # let pull say why
+    if not to_pull:
+        evidence.add_text("pull", "every service has a build: section, so nothing is pulled "
+                          "(`docker compose pull --ignore-buildable` would skip them all); "
+                          "not run")
+        return
+    evidence.add_text("images to pull", "\n".join(f"{k}: {v}" for k, v in to_pull.items()))
     result = deploy.pull(step_compose)
     if not result.ok:
         _warn(evidence, f"pull failed, the cached images are used: {result.describe()}")

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from fixtures.deploy import config_cache
 from fixtures.target import TARGET_KEY
 from operations.compose import Compose, ComposeError
 
@@ -24,7 +25,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not _may_run(metafunc.config):
         metafunc.parametrize("service", ["(deselected)"])
         return
-    compose = Compose(metafunc.config.stash[TARGET_KEY].stack)
+    compose = Compose(metafunc.config.stash[TARGET_KEY].stack,
+                      cache=config_cache(metafunc.config))
     try:
         services = compose.services()
     except ComposeError as exc:

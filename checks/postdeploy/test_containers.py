@@ -7,13 +7,14 @@ import pytest
 from fixtures.evidence import Evidence
 from operations.compose import Compose
 from operations.config import Target
+from operations.release import service_states
 
 pytestmark = pytest.mark.postdeploy
 
 
 def test_container(service: str, compose: Compose, target: Target, evidence: Evidence) -> None:
     """The service's container is running (and healthy)."""
-    states = [s for s in compose.ps(service) if s.service == service]
+    states = service_states(compose, service)
     project = target.stack.project_name
     if not states:
         pytest.fail(f"service {service!r} of project {project!r} has no container "

@@ -162,6 +162,9 @@ def test_fresh_deploy_of_v1_then_an_unchanged_redeploy(demo_target: DemoTarget) 
                                           "0003_user_profiles.sql"]
     assert {row["service"] for row in data["images_after"]} == {"backend", "caddy",
                                                                 "postgres", "redis"}
+    log = (first.run_dir / "run.log").read_text()
+    assert "every service has a build: section, so nothing is pulled" in log, \
+        "the pull step records why it pulled nothing"
     state = demo_target.stack_dir / ".cutover"
     assert not (state / "deploy.lock").exists(), "the lock is released"
     last = json.loads((state / "last-deploy.json").read_text())

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
-from operations import deploy, http_checks
+from operations import deploy, http_checks, release
+from operations.commands import CommandLog, CommandResult
+from operations.compose import Compose, ComposeError, ConfigCache
+from operations.config import Stack
 
 
 class _Health(BaseHTTPRequestHandler):
@@ -95,3 +101,93 @@ def test_image_mismatches_name_the_service_and_both_ids() -> None:
     assert deploy.image_mismatches(running, built) == [
         "backend: container runs sha256:aaaaaaaaaaaa, expected sha256:bbbbbbbbbbbb"]
     assert deploy.image_mismatches(built, built) == []
+
+
+class _CountingCompose(Compose):
+    """Real `docker compose`, counting the processes it starts."""
+
+    calls: list[tuple[str, ...]]
+
+    def __call__(self, *args: str, timeout: float = 120.0, record: bool = True
+                 ) -> CommandResult:
+        self.calls.append(args)
+        return super().__call__(*args, timeout=timeout, record=record)
+
+
+def _stack(folder: Path, project: str = "ctunit") -> Stack:
+    (folder / "docker-compose.yml").write_text(
+        "services:\n  app:\n    build: .\n  cache:\n    image: redis:7\n")
+    return Stack(project_dir=str(folder), project_name=project,
+                 compose_files=("docker-compose.yml",))
+
+
+def test_the_config_is_read_once_while_its_files_are_unchanged(tmp_path: Path) -> None:
+    stack, cache = _stack(tmp_path), ConfigCache()
+    first = _CountingCompose(stack, cache=cache)
+    first.calls = []
+    assert first.services() == ["app", "cache"]
+    second = _CountingCompose(stack, cache=cache)  # another step of the same run
+    second.calls = []
+    assert second.config_json() is first.config_json()
+    assert deploy.images_to_pull(second) == {"cache": "redis:7"}
+    assert (len(first.calls), len(second.calls)) == (1, 0)
+    compose_file = tmp_path / "docker-compose.yml"
+    compose_file.write_text(compose_file.read_text() + "  worker:\n    image: busybox\n")
+    assert second.services() == ["app", "cache", "worker"] and len(second.calls) == 1
+
+
+def _run_container(project: str, service: str, oneoff: str) -> str:
+    return subprocess.run(
+        ["docker", "run", "--detach", "--rm",
+         "--label", f"com.docker.compose.project={project}",
+         "--label", f"com.docker.compose.service={service}",
+         "--label", f"com.docker.compose.oneoff={oneoff}",
+         "debian:bookworm-slim", "sleep", "60"],
+        capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+
+
+def test_service_states_come_from_the_engine_with_the_image_ids(tmp_path: Path) -> None:
+    if subprocess.run(["docker", "image", "inspect", "debian:bookworm-slim"],
+                      capture_output=True, timeout=30, check=False).returncode != 0:
+        pytest.skip("debian:bookworm-slim is not here (the bootstrap makes it)")
+    project = f"ctunit{uuid.uuid4().hex[:8]}"
+    compose = Compose(_stack(tmp_path, project), record=CommandLog())
+    ids = [_run_container(project, "app", "False"), _run_container(project, "app", "True")]
+    try:
+        states = release.service_states(compose)
+        image = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}",
+                                "debian:bookworm-slim"], capture_output=True, text=True,
+                               timeout=30, check=True).stdout.strip()
+        assert [(s.service, s.state, s.health, s.image_id) for s in states] == [
+            ("app", "running", "", image)], "the one-off (`run`) container is left out"
+        assert release.service_states(compose, "cache") == []
+        # Each engine request is evidence on the step's row, like a command.
+        assert compose.record is not None
+        assert compose.record.results[0].command_line.startswith("docker-engine-api ")
+        assert all(r.ok for r in compose.record.results)
+    finally:
+        subprocess.run(["docker", "rm", "--force", *ids], capture_output=True, timeout=60,
+                       check=False)
+
+
+def test_get_follows_a_redirect_and_reads_the_body(server: ThreadingHTTPServer) -> None:
+    class Moved(_Health):
+        def do_GET(self) -> None:
+            if self.path == "/old":
+                self.send_response(302)
+                self.send_header("Location", "/health")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            super().do_GET()
+
+    server.RequestHandlerClass = Moved
+    answer = http_checks.get(_url(server).replace("/health", "/old"))
+    assert answer.status == 200 and answer.json == {"status": "healthy", "version": "2"}
+
+
+def test_a_missing_image_to_start_is_an_error_naming_it(tmp_path: Path) -> None:
+    project = f"ctunit{uuid.uuid4().hex[:8]}"
+    compose = Compose(_stack(tmp_path, project), record=CommandLog())
+    with pytest.raises(ComposeError, match=f"{project}-app"):
+        release.tagged_image_ids(compose, ["app"])
