@@ -25,6 +25,9 @@ from operations.dockerapi import DockerAPI, EngineError
 T = TypeVar("T")
 DEFAULT_DOCKER_ROOT = "/var/lib/docker"
 WAIT_S = 120.0
+# Few threads: starting one costs the main thread a GIL hand-over (~5 ms on a busy host),
+# and the quick questions finish long before the checks ask; compose config takes one.
+WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class PreflightFacts:
         run: host.HostRunner,
         engine: DockerAPI | None = None,
         register: Callable[[str], None] = lambda value: None,
+        compose_version: Future[CommandResult] | None = None,
     ) -> None:
         self.target = target
         self.stack = target.stack
@@ -68,8 +72,11 @@ class PreflightFacts:
         self.engine = engine or DockerAPI()
         self.register = register  # sensitive values read from the host, before anyone sees them
         self.plugin = compose.find_compose_plugin()
-        self._pool = ThreadPoolExecutor(max_workers=12, thread_name_prefix="preflight")
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="preflight")
         self._futures: dict[str, Future[Any]] = {}
+        if compose_version is not None and self.plugin is not None:
+            # Already asked (operations.versions, for the header): one process, not two.
+            self._futures["compose_version"] = compose_version
         self._lock = threading.Lock()
 
     def start(self) -> PreflightFacts:

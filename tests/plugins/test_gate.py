@@ -102,3 +102,78 @@ def test_checks_all_run_even_when_some_fail(cutover_project):
     result = cutover_project.runpytest("-m", "preflight")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["preflight: 1 passed, 1 failed"])
+
+
+HEAVY_ROLLBACK = """
+import pytest
+raise RuntimeError("imported: a rollback module was collected")
+pytestmark = pytest.mark.rollback
+"""
+
+
+def _phase_folders(pytester: pytest.Pytester, rollback: str = HEAVY_ROLLBACK) -> None:
+    for folder in ("checks", "checks/preflight", "checks/rollback"):
+        pytester.mkpydir(folder)
+    pytester.makepyfile(**{
+        "checks/preflight/test_disk": CHECKS.format(broken=""),
+        "checks/rollback/test_database": rollback,
+    })
+
+
+def test_a_preflight_run_does_not_import_other_phases_modules(cutover_project):
+    _phase_folders(cutover_project)
+    result = cutover_project.runpytest("-m", "preflight")
+    result.assert_outcomes(passed=2)
+    assert "imported" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("args", [
+    ["-m", "rollback"], ["-m", "not preflight"], ["-m", "preflight", "checks/rollback"], [],
+])
+def test_modules_the_expression_or_the_paths_can_select_are_collected(cutover_project, args):
+    _phase_folders(cutover_project)
+    result = cutover_project.runpytest(*args)
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # the rollback module's import error
+    result.stdout.fnmatch_lines(["*RuntimeError: imported: a rollback module was collected*"])
+
+
+@pytest.mark.parametrize(("markexpr", "passed"), [
+    ("preflight", 3), ("preflight and rollback", 1),
+])
+def test_a_module_naming_a_selected_marker_is_collected_wherever_it_lives(
+    cutover_project, markexpr, passed
+):
+    _phase_folders(cutover_project, rollback=(
+        "import pytest\npytestmark = pytest.mark.rollback\n\n"
+        "@pytest.mark.preflight\ndef test_backup_space():\n    pass\n"
+    ))
+    result = cutover_project.runpytest("-m", markexpr, "-v")
+    result.assert_outcomes(passed=passed)
+    result.stdout.fnmatch_lines(["*test_backup_space PASSED*"])
+
+
+@pytest.mark.parametrize(("markexpr", "expected"), [
+    ("preflight", {"preflight"}),
+    ("deploy", {"preflight", "deploy", "postdeploy"}),
+    ("rollback and not finalizer", {"rollback"}),
+    ("(preflight or postdeploy) and slow", {"preflight", "postdeploy"}),
+    ("not rollback", None),  # an item without a phase marker matches
+    ("slow", None),
+    ("", None),
+])
+def test_selectable_phases(markexpr, expected):
+    from fixtures.gate import selectable_phases
+
+    found = selectable_phases(markexpr)
+    assert (set(found) if found is not None else None) == expected
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("checks/rollback", "rollback"), ("checks/postdeploy/test_endpoints.py", "postdeploy"),
+    ("operations/test_deploy.py", "deploy"), ("operations/test_export.py", None),
+    ("checks", None), ("tests/unit/test_rollback_cutover.py", None),
+])
+def test_layout_phase(tmp_path, path, expected):
+    from fixtures.gate import layout_phase
+
+    assert layout_phase(tmp_path / path, tmp_path) == expected

@@ -108,3 +108,24 @@ def test_run_log_is_timestamped_and_keeps_full_command_output(deploy_run):
     log = (deploy_run / "run.log").read_text()
     assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} INFO ", log, re.M), log[:300]
     assert "relation orders exists" in log
+
+
+def test_an_inline_run_leaves_the_process_exit_alone(cutover_project):
+    """Only the process's own pytest command skips interpreter teardown at exit."""
+    import atexit
+
+    before = atexit._ncallbacks()
+    make_failed_deploy_report(cutover_project)
+    assert atexit._ncallbacks() == before
+
+
+def test_a_phase_run_exits_with_its_status_and_complete_artefacts(cutover_project):
+    cutover_project.mkpydir("checks")
+    cutover_project.makepyfile(**{"checks/test_preflight_demo": CHECKS + "\n    assert 0\n"})
+    result = cutover_project.runpytest_subprocess("-m", "preflight", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    folder = (cutover_project.path / "reports" / "latest").resolve()
+    assert "preflight: 2 passed, 1 failed" in result.stdout.str()
+    assert (folder / "summary.md").read_text().startswith("# cutover preflight: FAILED")
+    assert "</html>" in (folder / "report.html").read_text()
+    assert (folder / "junit.xml").read_text().rstrip().endswith("</testsuites>")
