@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fixtures.deploy import DeployFacts, LockHolder
-from fixtures.evidence import Evidence
+from fixtures.evidence import Evidence, fail
 from fixtures.gate import operator_name
 from fixtures.reporting import run_dir
 from operations import deploy, http_checks, lock
@@ -28,11 +28,6 @@ pytestmark = pytest.mark.deploy
 
 class DeployWarning(UserWarning):
     """A step went on despite a problem (pull or cleanup failed)."""
-
-
-def _fail(message: str) -> None:
-    __tracebackhide__ = True
-    pytest.fail(message, pytrace=False)
 
 
 def _warn(evidence: Evidence, message: str) -> None:
@@ -78,7 +73,7 @@ def test_acquire_lock(deploy_lock: LockHolder, pytestconfig: pytest.Config,
     except lock.LockHeld as exc:
         operation.data["lock"] = {"path": str(exc.path), "held_by":
                                   exc.info.describe() if exc.info else "(unreadable)"}
-        _fail(str(exc))
+        fail(str(exc))
     deploy_lock.held = info
     operation.data["lock"] = {"path": str(deploy_lock.path), "holder": info.describe()}
     if broken is not None:
@@ -93,7 +88,7 @@ def test_record_running_release(step_compose: Compose, target: Target, evidence:
     try:
         before = current_release(step_compose)
     except ComposeError as exc:
-        _fail(f"cannot read the running release of project "
+        fail(f"cannot read the running release of project "
               f"{target.stack.project_name!r}: {exc} (is the Docker engine up?)")
     deploy_facts.before = before
     operation.data["release_before"] = {
@@ -133,11 +128,11 @@ def test_build(step_compose: Compose, target: Target, pytestconfig: pytest.Confi
         pytest.skip("[deploy] build_services is empty: nothing is built here")
     wrong = _wrong_build_targets(step_compose, services, target.deploy.build_target)
     if wrong:
-        _fail(f"build target is not {target.deploy.build_target!r}: {'; '.join(wrong)} "
+        fail(f"build target is not {target.deploy.build_target!r}: {'; '.join(wrong)} "
               f"(check the compose files listed in {target.source})")
     result = deploy.build(step_compose, services)
     if not result.ok:
-        _fail(f"build of {', '.join(services)} failed, nothing was changed: "
+        fail(f"build of {', '.join(services)} failed, nothing was changed: "
               f"{result.describe()}")
 
 
@@ -155,19 +150,19 @@ def test_migrate(step_compose: Compose, target: Target, evidence: Evidence,
     database = settings.database_service
     started = deploy.start_database(step_compose, database)
     if not started.ok:
-        _fail(f"cannot start the database service {database!r}: {started.describe()}")
+        fail(f"cannot start the database service {database!r}: {started.describe()}")
     waited = deploy.wait_database(step_compose, database, settings.database_timeout_s)
     evidence.add_text("database wait", waited.describe())
     if not waited.done:
         _attach_logs(step_compose, target, evidence, [database])
-        _fail(f"database service {database!r} not ready: {waited.describe()} "
+        fail(f"database service {database!r} not ready: {waited.describe()} "
               "(its logs are attached; no app container was changed)")
     result = deploy.migrate(step_compose, settings.migration_service,
                             settings.migration_command)
     deploy_facts.migrations = deploy.applied_migrations(result.stdout)
     operation.data["migrations_applied"] = deploy_facts.migrations
     if not result.ok:
-        _fail(f"migration failed, the deploy stops before any app container changes: "
+        fail(f"migration failed, the deploy stops before any app container changes: "
               f"{result.describe()} (fix the migration, then rerun)")
 
 
@@ -177,12 +172,12 @@ def test_start_services(step_compose: Compose, operation: OperationRecord,
     try:
         deploy_facts.built = tagged_image_ids(step_compose, step_compose.services())
     except ComposeError as exc:
-        _fail(f"an image to start is missing: {exc} (build it, or drop --no-build)")
+        fail(f"an image to start is missing: {exc} (build it, or drop --no-build)")
     operation.data["images_to_run"] = deploy_facts.built
     deploy_facts.cutover_at = _now()
     result = deploy.start_services(step_compose)
     if not result.ok:
-        _fail(f"starting the services failed: {result.describe()}")
+        fail(f"starting the services failed: {result.describe()}")
 
 
 def test_wait_healthy(step_compose: Compose, target: Target, evidence: Evidence,
@@ -197,7 +192,7 @@ def test_wait_healthy(step_compose: Compose, target: Target, evidence: Evidence,
     evidence.add_text(f"last GET {settings.health_url}", answer.evidence())
     if not result.done:
         _attach_logs(step_compose, target, evidence, _services_not_up(step_compose))
-        _fail(f"{settings.health_url} did not answer healthy within "
+        fail(f"{settings.health_url} did not answer healthy within "
               f"{settings.health_timeout_s:.0f}s ({result.attempts} probes); last response: "
               f"{answer.describe()} (container logs attached)")
 
@@ -219,7 +214,7 @@ def test_verify(step_compose: Compose, target: Target, evidence: Evidence,
     problems += deploy.image_mismatches(running, deploy_facts.built)
     if problems:
         _attach_logs(step_compose, target, evidence, [p.service for p in not_up])
-        _fail("verification failed:\n  " + "\n  ".join(problems))
+        fail("verification failed:\n  " + "\n  ".join(problems))
 
 
 def test_record_new_release(step_compose: Compose, target: Target, pytestconfig: pytest.Config,
@@ -266,6 +261,6 @@ def test_release_lock(deploy_lock: LockHolder, evidence: Evidence) -> None:
         evidence.add_text("deploy lock", "not held by this run: nothing to release")
         return
     if not deploy_lock.release():
-        _fail(f"deploy lock {deploy_lock.path} was replaced by another process meanwhile; "
+        fail(f"deploy lock {deploy_lock.path} was replaced by another process meanwhile; "
               "left alone (check who holds it)")
     evidence.add_text("deploy lock", f"released {deploy_lock.path}")

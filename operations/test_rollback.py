@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from fixtures.evidence import fail
 from fixtures.gate import operator_name
 from fixtures.operation import MARKDOWN_NAMES, save
 from fixtures.reporting import run_dir
@@ -34,22 +35,17 @@ class RollbackWarning(UserWarning):
     """The rollback went on despite a problem (the notification failed)."""
 
 
-def _fail(message: str) -> None:
-    __tracebackhide__ = True
-    pytest.fail(message, pytrace=False)
-
-
 def _confirm(confirmer, operation, question: str) -> None:
     """Ask; a "no" ends the rollback here: this step fails, the rest are not run."""
     __tracebackhide__ = True
     try:
         answer = confirmer.ask(question)
     except NoTerminal as exc:
-        _fail(str(exc))
+        fail(str(exc))
     operation.data["confirmations"] = [a.as_dict() for a in confirmer.answers]
     if not answer.confirmed:
         operation.data["declined"] = answer.as_dict()
-        _fail(f"declined: the operator answered no ({answer.how}) to {question!r}; "
+        fail(f"declined: the operator answered no ({answer.how}) to {question!r}; "
               "the rollback ends here and nothing more is changed")
 
 
@@ -70,7 +66,7 @@ def test_confirm(target, cutover_time, confirmer, operation, rollback_export_dir
         # Before anything is touched: a run that cannot ask must not start.
         confirmer.require_terminal()
     except NoTerminal as exc:
-        _fail(str(exc))
+        fail(str(exc))
     rollback = target.rollback
     announce(f"Rollback of {target.target.name}; reason: {rollback_reason}\n"
              f"  stop {', '.join(rollback.stop_services)}\n"
@@ -88,7 +84,7 @@ def test_stop_services(target, confirmer, operation, evidence):
     try:
         stopped = stop_services(Compose(target.stack, record=evidence.commands), services)
     except RollbackError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     operation.data["services"] = [s.as_dict() for s in stopped]
     evidence.add_text("services", "\n".join(f"{s.service}: {s.action} (was {s.before})"
                                             for s in stopped))
@@ -106,9 +102,9 @@ def test_export(target, cutover_time, confirmer, operation, evidence, db_connect
         exported = export_tables(db_connect(), rollback.tables, rollback.timestamp_column,
                                  cutover.at, rollback_export_dir)
     except (DatabaseError, ExportError, OSError) as exc:
-        _fail(f"export to {rollback_export_dir} failed: {exc}")
+        fail(f"export to {rollback_export_dir} failed: {exc}")
     except psycopg.Error as exc:
-        _fail(f"export to {rollback_export_dir} failed: database error: "
+        fail(f"export to {rollback_export_dir} failed: database error: "
               f"{str(exc).strip()} (the database is unchanged; fix and rerun)")
     operation.data["tables"] = [e.as_dict() for e in exported]
     evidence.add_text("export", "\n".join(f"{e.table}: {e.rows} rows, {e.bytes} bytes, "
@@ -124,9 +120,9 @@ def test_backup(target, operation, evidence, rollback_export_dir):
                                target.deploy.database_service, database, path,
                                record=evidence.commands)
     except BackupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"backup to {path} failed: {exc} (check the export directory)")
+        fail(f"backup to {path} failed: {exc} (check the export directory)")
     operation.data["backup"] = backup.as_dict()
     evidence.add_text("backup", f"{backup.file}: {backup.bytes} bytes, sha256 {backup.sha256},"
                                 f" {backup.toc_entries} archive entries (pg_restore --list)")
@@ -173,11 +169,11 @@ def test_write_manifest(pytestconfig, operation, redactor):
     """Write the rollback manifest."""
     folder = run_dir(pytestconfig)
     if folder is None:
-        _fail("no run directory: the manifest has nowhere to go (run `pytest -m rollback`)")
+        fail("no run directory: the manifest has nowhere to go (run `pytest -m rollback`)")
     save(pytestconfig)
     for name in ("manifest.json", MARKDOWN_NAMES["rollback"]):
         path = folder / name
         if not path.is_file():
-            _fail(f"manifest {path} was not written (check the reports directory)")
+            fail(f"manifest {path} was not written (check the reports directory)")
         if redactor.contains_secret(path.read_text(encoding="utf-8")):
-            _fail(f"manifest {path} holds a secret value (a redaction bug; do not share it)")
+            fail(f"manifest {path} holds a secret value (a redaction bug; do not share it)")
