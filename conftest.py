@@ -2,9 +2,9 @@
 
 pytest_plugins = (
     "fixtures.options",
+    "fixtures.evidence",
     "fixtures.target",
     "fixtures.gate",
-    "fixtures.evidence",
     "fixtures.reporting",
     "fixtures.host",
     "fixtures.operation",

@@ -89,7 +89,7 @@ def test_record_running_release(step_compose: Compose, target: Target, evidence:
         before = current_release(step_compose)
     except ComposeError as exc:
         fail(f"cannot read the running release of project "
-              f"{target.stack.project_name!r}: {exc} (is the Docker engine up?)")
+             f"{target.stack.project_name!r}: {exc} (is the Docker engine up?)")
     deploy_facts.before = before
     operation.data["release_before"] = {
         "version": _version(target) if before.services else "(nothing running)",
@@ -129,11 +129,11 @@ def test_build(step_compose: Compose, target: Target, pytestconfig: pytest.Confi
     wrong = _wrong_build_targets(step_compose, services, target.deploy.build_target)
     if wrong:
         fail(f"build target is not {target.deploy.build_target!r}: {'; '.join(wrong)} "
-              f"(check the compose files listed in {target.source})")
+             f"(check the compose files listed in {target.source})")
     result = deploy.build(step_compose, services)
     if not result.ok:
         fail(f"build of {', '.join(services)} failed, nothing was changed: "
-              f"{result.describe()}")
+             f"{result.describe()}")
 
 
 def _wrong_build_targets(compose: Compose, services: list[str], wanted: str) -> list[str]:
@@ -156,14 +156,14 @@ def test_migrate(step_compose: Compose, target: Target, evidence: Evidence,
     if not waited.done:
         _attach_logs(step_compose, target, evidence, [database])
         fail(f"database service {database!r} not ready: {waited.describe()} "
-              "(its logs are attached; no app container was changed)")
+             "(its logs are attached; no app container was changed)")
     result = deploy.migrate(step_compose, settings.migration_service,
                             settings.migration_command)
     deploy_facts.migrations = deploy.applied_migrations(result.stdout)
     operation.data["migrations_applied"] = deploy_facts.migrations
     if not result.ok:
         fail(f"migration failed, the deploy stops before any app container changes: "
-              f"{result.describe()} (fix the migration, then rerun)")
+             f"{result.describe()} (fix the migration, then rerun)")
 
 
 def test_start_services(step_compose: Compose, operation: OperationRecord,
@@ -193,8 +193,8 @@ def test_wait_healthy(step_compose: Compose, target: Target, evidence: Evidence,
     if not result.done:
         _attach_logs(step_compose, target, evidence, _services_not_up(step_compose))
         fail(f"{settings.health_url} did not answer healthy within "
-              f"{settings.health_timeout_s:.0f}s ({result.attempts} probes); last response: "
-              f"{answer.describe()} (container logs attached)")
+             f"{settings.health_timeout_s:.0f}s ({result.attempts} probes); last response: "
+             f"{answer.describe()} (container logs attached)")
 
 
 def test_verify(step_compose: Compose, target: Target, evidence: Evidence,
@@ -262,5 +262,5 @@ def test_release_lock(deploy_lock: LockHolder, evidence: Evidence) -> None:
         return
     if not deploy_lock.release():
         fail(f"deploy lock {deploy_lock.path} was replaced by another process meanwhile; "
-              "left alone (check who holds it)")
+             "left alone (check who holds it)")
     evidence.add_text("deploy lock", f"released {deploy_lock.path}")

@@ -21,7 +21,6 @@ from fixtures.reporting import run_dir
 from fixtures.rollback import require_cutover, webhook_url
 from operations import notify
 from operations.backup import BackupError, dump_database
-from operations.compose import Compose
 from operations.confirm import NoTerminal
 from operations.dbconn import DatabaseError
 from operations.export import ExportError, export_tables
@@ -46,7 +45,7 @@ def _confirm(confirmer, operation, question: str) -> None:
     if not answer.confirmed:
         operation.data["declined"] = answer.as_dict()
         fail(f"declined: the operator answered no ({answer.how}) to {question!r}; "
-              "the rollback ends here and nothing more is changed")
+             "the rollback ends here and nothing more is changed")
 
 
 def _manifest_path(pytestconfig) -> Path:
@@ -77,12 +76,12 @@ def test_confirm(target, cutover_time, confirmer, operation, rollback_export_dir
     _confirm(confirmer, operation, f"Proceed with the rollback of {target.target.name}?")
 
 
-def test_stop_services(target, confirmer, operation, evidence):
+def test_stop_services(target, confirmer, operation, evidence, step_compose):
     """Stop the services."""
     services = target.rollback.stop_services
     _confirm(confirmer, operation, f"Stop {', '.join(services)}?")
     try:
-        stopped = stop_services(Compose(target.stack, record=evidence.commands), services)
+        stopped = stop_services(step_compose, services)
     except RollbackError as exc:
         fail(str(exc))
     operation.data["services"] = [s.as_dict() for s in stopped]
@@ -105,19 +104,18 @@ def test_export(target, cutover_time, confirmer, operation, evidence, db_connect
         fail(f"export to {rollback_export_dir} failed: {exc}")
     except psycopg.Error as exc:
         fail(f"export to {rollback_export_dir} failed: database error: "
-              f"{str(exc).strip()} (the database is unchanged; fix and rerun)")
+             f"{str(exc).strip()} (the database is unchanged; fix and rerun)")
     operation.data["tables"] = [e.as_dict() for e in exported]
     evidence.add_text("export", "\n".join(f"{e.table}: {e.rows} rows, {e.bytes} bytes, "
                                           f"sha256 {e.sha256}, {e.file}" for e in exported))
 
 
-def test_backup(target, operation, evidence, rollback_export_dir):
+def test_backup(target, operation, evidence, rollback_export_dir, step_compose):
     """Back up the whole database."""
     database = target.rollback.database
     path = rollback_export_dir / f"{database.name}.dump"
     try:
-        backup = dump_database(Compose(target.stack, record=evidence.commands),
-                               target.deploy.database_service, database, path,
+        backup = dump_database(step_compose, target.deploy.database_service, database, path,
                                record=evidence.commands)
     except BackupError as exc:
         fail(str(exc))

@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from fixtures.deploy import config_cache
-from fixtures.target import TARGET_KEY
+from fixtures.target import TARGET_KEY, config_cache
 from operations.compose import Compose, ComposeError
 
 CONFIG_TIMEOUT_S = 30.0
