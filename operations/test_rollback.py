@@ -98,7 +98,7 @@ def test_export(target, cutover_time, confirmer, operation, evidence, db_connect
              f"Export rows of {', '.join(rollback.tables)} created after "
              f"{cutover.at.isoformat()} to {rollback_export_dir}?")
     try:
-        exported = export_tables(db_connect(), rollback.tables, rollback.timestamp_column,
+        exported = export_tables(db_connect, rollback.tables, rollback.timestamp_column,
                                  cutover.at, rollback_export_dir)
     except (DatabaseError, ExportError, OSError) as exc:
         fail(f"export to {rollback_export_dir} failed: {exc}")

@@ -24,7 +24,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from operations.export import TableExport, export_tables
+from operations.dbconn import DatabaseError
+from operations.export import READ_AHEAD_BYTES, export_tables, read_ahead
 from tests.support.demo import REPO, DemoTarget, make_demo_target
 from tests.support.receiver import Receiver
 
@@ -430,12 +431,13 @@ def test_an_already_stopped_service_is_noted_not_an_error(stack):
 
 
 def test_export_reads_all_tables_in_one_snapshot(stack, tmp_path):
-    """Rows committed while the export runs are in no file and in no count."""
+    """Rows committed while the export runs are in no file and in no count: they commit
+    after the export's snapshot is taken and before the counting connection imports it, so
+    a count in a fresh snapshot would see them and fail the export."""
     late: dict[str, list[int]] = {}
+    connections: list[psycopg.Connection[tuple[object, ...]]] = []
 
-    def insert_late_rows(done: TableExport) -> None:
-        if late:
-            return
+    def insert_late_rows() -> None:
         with stack.connect() as other:  # another session, committed at once
             for table, columns in TABLES.items():
                 names = ", ".join((*columns, "created_at"))
@@ -445,18 +447,54 @@ def test_export_reads_all_tables_in_one_snapshot(stack, tmp_path):
                                         days=2))).fetchone()
                 late.setdefault(table, []).append(int(str(row[0])))  # type: ignore[index]
 
-    conn = stack.connect()
-    conn.autocommit = False
+    def connect() -> psycopg.Connection[tuple[object, ...]]:
+        if connections:  # the counter's connection: the export's snapshot is already open
+            insert_late_rows()
+        connections.append(stack.connect())
+        return connections[-1]
+
     try:
-        exported = export_tables(conn, list(TABLES), "created_at", CUTOVER, tmp_path,
-                                 after_each=insert_late_rows)
+        exported = export_tables(connect, list(TABLES), "created_at", CUTOVER, tmp_path)
     finally:
-        conn.close()
         with stack.connect() as cleanup:
             for table, ids in late.items():
                 cleanup.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", (ids,))
+    assert len(connections) == 2 and all(c.closed for c in connections)
     assert set(late) == set(TABLES)
     for result in exported:
         ids = {int(r["id"]) for r in _parse_csv(Path(result.file))}
         assert ids == stack.after_ids[result.table], result.table
         assert result.rows == len(stack.after_ids[result.table])
+
+
+def test_export_fails_whole_when_the_counting_connection_cannot_open(stack, tmp_path):
+    """No count, no export: the error is the connection's, nothing stays open and no
+    unchecked file is left."""
+    connections: list[psycopg.Connection[tuple[object, ...]]] = []
+
+    def connect() -> psycopg.Connection[tuple[object, ...]]:
+        if connections:
+            raise DatabaseError("database postgresql://postgres@127.0.0.1/freshtrack is not "
+                                "reachable: too many clients already")
+        connections.append(stack.connect())
+        return connections[-1]
+
+    with pytest.raises(DatabaseError, match="too many clients already"):
+        export_tables(connect, list(TABLES), "created_at", CUTOVER, tmp_path)
+    assert len(connections) == 1 and connections[0].closed
+    assert list(tmp_path.iterdir()) == []  # the first table's unchecked file is gone
+
+
+def test_read_ahead_is_only_set_while_the_rows_stream(stack):
+    """SO_RCVLOWAT must not outlive the reading loop: psycopg's own waits (cancelling a
+    COPY, the next query) would sleep until their interval instead of waking."""
+    with stack.connect() as conn, socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+        def lowat() -> int:
+            return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)
+
+        assert lowat() == 1
+        with pytest.raises(RuntimeError), read_ahead(conn) as interval:
+            assert (lowat(), interval) == (READ_AHEAD_BYTES, 0.005)
+            raise RuntimeError("the loop failed")
+        assert lowat() == 1
+        assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -91,13 +91,14 @@ def test_fill_stops_at_the_limit_and_resumes_where_it_stopped():
     assert bytes(block) == b"abc"
 
 
-def test_fill_waits_for_the_socket_and_rewaits_on_a_timeout_tick():
-    conn = FakePGconn(deque([b"x\n", NOTHING, b"y\n", END]))
+def test_fill_reads_the_socket_when_readable_and_on_a_timeout_tick():
+    # A stream's tail can be shorter than SO_RCVLOWAT: only the tick (NONE) reads it.
+    conn = FakePGconn(deque([b"x\n", NOTHING, NOTHING, b"y\n", END]))
     block = bytearray()
-    more, waits = drive(fill_block(conn, block, 1 << 20), [Ready.NONE, Ready.R])
+    more, waits = drive(fill_block(conn, block, 1 << 20), [Ready.R, Ready.NONE])
     assert (more, bytes(block)) == (False, b"x\ny\n")
-    assert waits == [Wait.R, Wait.R]  # the tick (NONE) did not read the socket
-    assert conn.consumed == 1
+    assert waits == [Wait.R, Wait.R]
+    assert conn.consumed == 2
 
 
 def test_result_is_the_row_count_of_the_copy_tag_after_waiting_while_busy():
