@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import pty
+import re
 import select
 import socket
 import subprocess
@@ -269,6 +270,33 @@ def test_unwritable_export_dir_fails_in_the_checks_and_stops_nothing(stack, tmp_
         "FAILED checks/rollback/test_rollback_export_dir.py::test_export_dir_writable" in output, \
         output
     assert "is not writable" in output, output
+    outcomes = _outcomes(_manifest(stack.demo))
+    assert [outcomes[s] for s in STEPS[:6]] == ["blocked"] * 6
+    assert _running(stack.demo) == SERVICES
+
+
+def test_too_little_room_fails_in_the_checks_and_stops_nothing(stack, tmp_path):
+    """A 1 MiB tmpfs as the export directory: the estimate (table sizes plus the database)
+    does not fit, so the rollback stops in its checks with both figures."""
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    original = stack.demo.target_file.read_text()
+    stack.demo.target_file.write_text(original.replace(
+        "[rollback]\n", f'[rollback]\nexport_dir = "{small}/exports"\n', 1))
+    try:
+        done = rollback(stack.demo, "--yes", "--cutover-timestamp", TS)
+    finally:
+        stack.demo.target_file.write_text(original)
+        subprocess.run(["umount", str(small)], check=True)
+    output = done.stdout + done.stderr
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, output
+    assert "test_room_for_export_and_backup" in output, output
+    assert re.search(r"not enough room at \S+: [0-9.]+ MB free, export and backup need up "
+                     r"to [0-9.]+ MB", output), output
     outcomes = _outcomes(_manifest(stack.demo))
     assert [outcomes[s] for s in STEPS[:6]] == ["blocked"] * 6
     assert _running(stack.demo) == SERVICES
