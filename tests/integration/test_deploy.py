@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -315,3 +316,33 @@ def test_sigint_during_the_health_wait_releases_the_lock(demo_target: DemoTarget
     assert manifest["outcome"] == "interrupted"
     steps = {s["name"]: s["outcome"] for s in manifest["steps"]}
     assert steps[WAIT_STEP] == "interrupted"
+
+
+def test_a_stale_lock_stops_the_deploy_until_broken_on_purpose(demo_target: DemoTarget) -> None:
+    """A lock left by a process that is gone: named as stale with the fix, left in place;
+    --break-stale-lock removes it, says so, and the deploy proceeds."""
+    dead_pid = subprocess.Popen(["true"])
+    dead_pid.wait()  # its pid is free once it has exited and been reaped
+    lock_file = demo_target.stack_dir / ".cutover/deploy.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    stale = {"holder": "earlier-operator", "pid": dead_pid.pid, "host": socket.gethostname(),
+             "acquired_at": "2026-11-01T02:00:00+00:00", "ticket": "CHG-1", "operation":
+             "deploy", "token": "0" * 32}
+    lock_file.write_text(json.dumps(stale))
+
+    refused = deploy(demo_target)
+    assert refused.returncode == 1, refused.stdout[-3000:]
+    message = refused.message("Acquire the deploy lock")
+    assert f"stale deploy lock {lock_file}: held by deploy by earlier-operator " \
+        f"(pid {dead_pid.pid} on" in message and "--break-stale-lock" in message, message
+    assert {name for name, outcome in refused.steps().items() if outcome == "not run"} \
+        == set(refused.steps()) - {"Acquire the deploy lock", "Release the deploy lock"}
+    assert json.loads(lock_file.read_text()) == stale, "a refused deploy leaves the lock"
+    assert _containers(demo_target) == {}
+
+    broken = deploy(demo_target, "--break-stale-lock")
+    _assert_all_passed(broken)
+    assert "earlier-operator" in broken.manifest["data"]["lock"]["broke_stale_lock"]
+    assert "--break-stale-lock: removed a stale lock held by deploy by earlier-operator" \
+        in broken.stdout
+    assert not lock_file.exists()
