@@ -263,7 +263,6 @@ def export_tables(
     column: str,
     since: datetime,
     directory: Path,
-    after_each: Callable[[TableExport], None] | None = None,
 ) -> list[TableExport]:
     """Export every table in one snapshot and check each file against count(*) in it.
     Both connections only read, end rolled back and are closed here. If anything fails,
@@ -286,8 +285,6 @@ def export_tables(
                     f"snapshot is {expected} (the export's files were removed; rerun the "
                     "rollback)")
             exported.append(result)
-            if after_each is not None:
-                after_each(result)
         return exported
     except BaseException:
         for path in written:
