@@ -26,7 +26,8 @@ def _page_counts(dom: str) -> dict[str, int]:
     return {name: int(found[name]) for name in ("passed", "failed", "error", "skipped")}
 
 
-def _assert_reads_right(run_dir: Path, tmp_path: Path, failing_row: str, output: str) -> None:
+def _assert_reads_right(run_dir: Path, tmp_path: Path, failing_row: str, output: str,
+                        title: str) -> None:
     __tracebackhide__ = True
     screenshot = tmp_path / "report.png"
     page = open_page(run_dir / "report.html", tmp_path / "profile", screenshot)
@@ -36,7 +37,11 @@ def _assert_reads_right(run_dir: Path, tmp_path: Path, failing_row: str, output:
     assert _page_counts(rendered) == _junit_counts(run_dir / "junit.xml")
     assert re.search(r"<td>Ticket</td>\s*<td>(<div>)?CHG-42", rendered), "ticket in metadata"
     assert 'id="cutover-timeline"' in rendered
-    row = rendered.index(f'<td class="col-testId">{failing_row}</td>')
+    assert re.search(r"<title[^>]*>cutover deploy report: [^<]+, ticket CHG-42</title>",
+                     rendered), "the page title names phase, target and ticket"
+    # Rows read as their titles; the node id stays below, smaller.
+    row = rendered.index(f'<td class="col-testId">{title}<br><small class="cutover-nodeid">'
+                         f'{failing_row}</small></td>')
     next_row = rendered.find('<td class="col-testId">', row + 1)
     assert output in rendered[row:next_row], "the failing row shows the command output"
     assert screenshot.stat().st_size > 10_000
@@ -49,12 +54,14 @@ def test_real_deploy_report_reads_right_in_a_real_browser(demo_target, tmp_path)
     done = demo_target.run_cutover("-m", "deploy", "--ticket", "CHG-42")
     assert done.returncode == 1, done.stdout[-3000:]
     _assert_reads_right(demo_target.latest_run(), tmp_path,
-                        "operations/test_deploy.py::test_migrate", "0004_broken.sql")
+                        "operations/test_deploy.py::test_migrate", "0004_broken.sql",
+                        "deploy: Migrate the database")
 
 
 def test_plugin_deploy_report_reads_right_in_a_real_browser(cutover_project, tmp_path):
     _assert_reads_right(make_failed_deploy_report(cutover_project), tmp_path,
-                        "test_deploy.py::test_migrate", "relation orders exists")
+                        "test_deploy.py::test_migrate", "relation orders exists",
+                        "deploy: Migrate the database")
 
 
 def test_console_errors_are_seen(tmp_path):
