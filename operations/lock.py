@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 LOCK_NAME = "deploy.lock"
+_UNREADABLE_RETRIES = 10  # x 50 ms: far longer than creating and writing the file takes
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,13 @@ class LockHeld(LockError):
     def __init__(self, path: Path, info: LockInfo | None, stale: bool) -> None:
         self.path, self.info, self.stale = path, info, stale
         who = info.describe() if info else "an unreadable lock file"
-        if stale:
+        if info is None:
+            # Empty or damaged (a crash between creating and writing it): nobody can be
+            # named, so nothing here may remove it.
+            super().__init__(f"deploy lock {path} exists but cannot be read (empty or "
+                             "damaged); check that no deploy is running on this target, then "
+                             f"delete {path} and rerun")
+        elif stale:
             fix = ("its process is gone: rerun with --break-stale-lock to remove it, "
                    f"or delete {path} after checking nobody is deploying")
             super().__init__(f"stale deploy lock {path}: held by {who}; {fix}")
@@ -62,6 +70,15 @@ def read_lock(path: Path) -> LockInfo | None:
         return LockInfo(**raw)
     except (OSError, ValueError, TypeError):
         return None
+
+
+def _read_settled(path: Path) -> LockInfo | None:
+    """read_lock, allowing a holder that has just created the file a moment to write it."""
+    for _ in range(_UNREADABLE_RETRIES):
+        if (info := read_lock(path)) is not None or not path.exists():
+            return info
+        time.sleep(0.05)
+    return read_lock(path)
 
 
 def is_stale(info: LockInfo | None, host: str | None = None) -> bool:
@@ -90,7 +107,7 @@ def acquire(path: Path, info: LockInfo, *, break_stale: bool = False) -> LockInf
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            existing = read_lock(path)
+            existing = _read_settled(path)
             stale = is_stale(existing)
             if broken is not None or not (stale and break_stale):
                 raise LockHeld(path, existing, stale) from None

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -105,3 +105,26 @@ def test_a_live_holder_is_never_broken(tmp_path: Path) -> None:
 def test_a_lock_from_another_host_is_never_stale() -> None:
     other = replace(_info(), host="elsewhere", pid=_dead_pid())
     assert not lock.is_stale(other)
+
+
+def test_an_unreadable_lock_is_kept_and_the_message_says_what_to_check(tmp_path: Path) -> None:
+    path = tmp_path / lock.LOCK_NAME
+    path.write_text("")  # a crash between creating the file and writing it
+    with pytest.raises(lock.LockHeld) as raised:
+        lock.acquire(path, _info(), break_stale=True)
+    message = str(raised.value)
+    assert f"deploy lock {path} exists but cannot be read" in message
+    assert f"check that no deploy is running on this target, then delete {path}" in message
+    assert path.read_text() == ""
+
+
+def test_a_lock_being_written_is_read_once_its_holder_has_written_it(tmp_path: Path) -> None:
+    path = tmp_path / lock.LOCK_NAME
+    path.write_text("")  # created (O_EXCL) by a holder that has not written it yet
+    holder = _info()
+    writer = threading.Timer(0.1, lambda: path.write_text(json.dumps(asdict(holder))))
+    writer.start()
+    with pytest.raises(lock.LockHeld) as raised:
+        lock.acquire(path, _info("CHG-2"))
+    writer.join()
+    assert raised.value.info == holder and "is held by deploy by alice" in str(raised.value)
