@@ -346,3 +346,30 @@ def test_a_stale_lock_stops_the_deploy_until_broken_on_purpose(demo_target: Demo
     assert "--break-stale-lock: removed a stale lock held by deploy by earlier-operator" \
         in broken.stdout
     assert not lock_file.exists()
+
+
+def test_a_failed_pull_is_a_warning_and_the_cached_image_is_used(
+        demo_target: DemoTarget) -> None:
+    """A service that is pulled, not built, from a registry that refuses connections: the
+    pull step warns with compose's message, the deploy goes on with the cached image."""
+    # No registry answers at 127.0.0.1:1; the image exists only as a local tag.
+    image = f"127.0.0.1:1/cutover-pull-probe/{demo_target.project}:1"
+    subprocess.run(["docker", "tag", "debian:bookworm-slim", image], check=True, timeout=60)
+    try:
+        (demo_target.stack_dir / "compose.pullprobe.yaml").write_text(
+            f'services:\n  pullprobe:\n    image: {image}\n'
+            '    command: ["sleep", "infinity"]\n    init: true\n')
+        text = demo_target.target_file.read_text()
+        demo_target.target_file.write_text(text.replace(
+            '"compose.production.yaml"]', '"compose.production.yaml", "compose.pullprobe.yaml"]',
+            1))
+        run = deploy(demo_target)
+    finally:
+        demo_target.down()
+        subprocess.run(["docker", "image", "rm", image], capture_output=True, timeout=60,
+                       check=False)
+    _assert_all_passed(run)
+    assert "DeployWarning: pull failed, the cached images are used: `docker compose" \
+        in run.stdout, run.stdout[-3000:]
+    assert "pullprobe Error" in run.stdout and "connection refused" in run.stdout
+    assert [name for name in run.junit() if "pullprobe" in name], "the probe ran and was checked"
