@@ -173,7 +173,8 @@ def test_selectable_phases(markexpr, expected):
     ("operations/test_deploy.py", "deploy"), ("operations/test_export.py", None),
     ("checks", None), ("tests/unit/test_rollback_cutover.py", None),
 ])
-def test_layout_phase(tmp_path, path, expected):
-    from fixtures.gate import layout_phase
+def test_phase_layout(tmp_path, path, expected):
+    from fixtures.gate import phase_layout
 
-    assert layout_phase(tmp_path / path, tmp_path) == expected
+    found = phase_layout(tmp_path / path, tmp_path)
+    assert (found[0] if found is not None else None) == expected
