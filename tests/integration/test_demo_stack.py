@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import shlex
 import shutil
 import stat
@@ -473,6 +474,20 @@ def test_readings_posted_through_the_proxy_survive_a_backend_restart(
         assert secret not in logs, "a token or secret value is in the backend's log"
 
 
+def test_repeated_probe_answers_are_logged_once(docker_services: Services, demo: DemoTarget):
+    """Docker and deploy tools probe /health every few seconds: identical answers must not
+    push a failing backend's errors out of the log tail a deploy attaches."""
+    def health_lines() -> int:
+        logs = demo.compose("logs", "--no-color", "backend", timeout=60).stdout
+        return logs.count("GET /health ")
+
+    assert _get(f"{demo.backend_url}/health").status_code == 200
+    before = health_lines()
+    for _ in range(30):
+        assert _get(f"{demo.backend_url}/health").status_code == 200
+    assert health_lines() == before
+
+
 # --- last, since it takes the database away --------------------------------------------------
 
 def test_ready_turns_503_within_5s_of_stopping_postgres(docker_services: Services,
@@ -488,3 +503,8 @@ def test_ready_turns_503_within_5s_of_stopping_postgres(docker_services: Service
         demo.compose("start", "postgres", timeout=120)
         back, last, waited = _poll(_status_is(ready_url, 200), timeout=60, pause=0.5)
         assert back, f"/ready not 200 {waited:.0f}s after starting postgres again: {last}"
+    # The 503s in between are one line, counted on the line of the next change.
+    logs = demo.compose("logs", "--no-color", "backend", timeout=60).stdout
+    assert re.search(r"GET /ready 503 [0-9.]+ms\n", logs), logs[-2000:]
+    assert re.search(r"GET /ready 200 [0-9.]+ms \([0-9]+ more 503 answers not logged\)",
+                     logs), logs[-2000:]

@@ -32,6 +32,27 @@ MAX_LIMIT = 500
 PROBE_DEADLINE_SECONDS = 3.0
 
 Response = tuple[int, Any]
+# Probed every few seconds by Docker and by deploy tools: logged when their answer changes,
+# so a failing service's last log lines are its errors, not a wall of identical probes.
+PROBE_PATHS = frozenset({"/health", "/ready"})
+
+
+class ProbeLog:
+    """Per probe path: the last status logged and how many identical answers followed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, tuple[int, int]] = {}
+
+    def line(self, path: str, status: int, text: str) -> str | None:
+        """The line to print for this answer, or None while it repeats the last one."""
+        with self._lock:
+            last, repeats = self._last.get(path, (None, 0))
+            if last == status:
+                self._last[path] = (status, repeats + 1)
+                return None
+            self._last[path] = (status, 0)
+        return text + (f" ({repeats} more {last} answers not logged)" if repeats else "")
 
 
 class ApiError(Exception):
@@ -128,6 +149,7 @@ class App:
 
 class Handler(BaseHTTPRequestHandler):
     app: App  # set on the subclass that make_server builds
+    probe_log: ProbeLog  # likewise
     protocol_version = "HTTP/1.1"
     server_version = "freshtrack"
     sys_version = ""  # the Server header does not advertise the Python version
@@ -206,11 +228,15 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         elapsed_ms = (time.monotonic() - started) * 1000
         # Method, path and status only: headers carry tokens, queries carry nothing needed.
-        print(f"{method} {url.path} {status} {elapsed_ms:.1f}ms", flush=True)
+        line: str | None = f"{method} {url.path} {status} {elapsed_ms:.1f}ms"
+        if url.path in PROBE_PATHS:
+            line = self.probe_log.line(url.path, status, line)
+        if line is not None:
+            print(line, flush=True)
 
 
 def make_server(app: App, host: str, port: int) -> ThreadingHTTPServer:
-    handler = type("AppHandler", (Handler,), {"app": app})
+    handler = type("AppHandler", (Handler,), {"app": app, "probe_log": ProbeLog()})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
