@@ -31,7 +31,15 @@ pytestmark = pytest.mark.rollback
 
 
 class RollbackWarning(UserWarning):
-    """The rollback went on despite a problem (the notification failed)."""
+    """The rollback went on despite a problem (a failed notification, a fallback count)."""
+
+
+def _warner(evidence):
+    """A warning in the row's evidence and in pytest's warnings summary; never a failure."""
+    def warn(message: str) -> None:
+        evidence.add_text("warning", message)
+        warnings.warn(message, RollbackWarning, stacklevel=2)
+    return warn
 
 
 def _confirm(confirmer, operation, question: str) -> None:
@@ -99,7 +107,7 @@ def test_export(target, cutover_time, confirmer, operation, evidence, db_connect
              f"{cutover.at.isoformat()} to {rollback_export_dir}?")
     try:
         exported = export_tables(db_connect, rollback.tables, rollback.timestamp_column,
-                                 cutover.at, rollback_export_dir)
+                                 cutover.at, rollback_export_dir, warn=_warner(evidence))
     except (DatabaseError, ExportError, OSError) as exc:
         fail(f"export to {rollback_export_dir} failed: {exc}")
     except psycopg.Error as exc:
@@ -158,8 +166,7 @@ def test_notify(target, pytestconfig, operation, evidence, rollback_reason):
     if not result.sent:
         message = (f"Slack notification via ${variable} failed ({result.describe()}); the "
                    "rollback goes on: tell the team by hand")
-        evidence.add_text("warning", message)
-        warnings.warn(message, RollbackWarning, stacklevel=1)
+        _warner(evidence)(message)
 
 
 @pytest.mark.finalizer

@@ -495,22 +495,35 @@ def test_export_reads_all_tables_in_one_snapshot(stack, tmp_path):
         assert result.rows == len(stack.after_ids[result.table])
 
 
-def test_export_fails_whole_when_the_counting_connection_cannot_open(stack, tmp_path):
-    """No count, no export: the error is the connection's, nothing stays open and no
-    unchecked file is left."""
+def test_without_a_second_connection_the_counts_run_on_the_export_connection(stack, tmp_path):
+    """max_connections reached after the checks: the export still completes and is checked,
+    counting on its own connection in the same snapshot, and says why."""
     connections: list[psycopg.Connection[tuple[object, ...]]] = []
+    heard: list[str] = []
 
     def connect() -> psycopg.Connection[tuple[object, ...]]:
         if connections:
             raise DatabaseError("database postgresql://postgres@127.0.0.1/freshtrack is not "
-                                "reachable: too many clients already")
+                                "reachable: sorry, too many clients already")
         connections.append(stack.connect())
         return connections[-1]
 
-    with pytest.raises(DatabaseError, match="too many clients already"):
-        export_tables(connect, list(TABLES), "created_at", CUTOVER, tmp_path)
+    exported = export_tables(connect, list(TABLES), "created_at", CUTOVER, tmp_path,
+                             warn=heard.append)
+    assert {e.table: e.rows for e in exported} == {
+        table: len(ids) for table, ids in stack.after_ids.items()}
     assert len(connections) == 1 and connections[0].closed
-    assert list(tmp_path.iterdir()) == []  # the first table's unchecked file is gone
+    assert len(heard) == len(TABLES)
+    assert all("count(*) taken after the COPY on the export's own connection" in m and
+               "sorry, too many clients already" in m for m in heard), heard
+
+
+def test_a_failed_export_leaves_no_file(stack, tmp_path):
+    """A table that cannot be read fails the export; the files already written go."""
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        export_tables(stack.connect, [*TABLES, "no_such_table"], "created_at", CUTOVER,
+                      tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_read_ahead_is_only_set_while_the_rows_stream(stack):
