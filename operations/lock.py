@@ -103,11 +103,13 @@ def acquire(path: Path, info: LockInfo, *, break_stale: bool = False) -> LockInf
     """Take the lock or raise LockHeld. Returns the stale lock it broke, if any."""
     path.parent.mkdir(parents=True, exist_ok=True)
     broken: LockInfo | None = None
-    for _ in range(2):
+    for _ in range(3):  # first try; after breaking a stale lock; after a release meanwhile
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             existing = _read_settled(path)
+            if existing is None and not path.exists():
+                continue  # its holder released it while we looked: try again
             stale = is_stale(existing)
             if broken is not None or not (stale and break_stale):
                 raise LockHeld(path, existing, stale) from None
@@ -118,7 +120,7 @@ def acquire(path: Path, info: LockInfo, *, break_stale: bool = False) -> LockInf
             json.dump(asdict(info), handle, indent=2)
             handle.write("\n")
         return broken
-    raise LockHeld(path, read_lock(path), False)  # pragma: no cover - loop always returns
+    raise LockHeld(path, read_lock(path), False)  # a lock taken and released over and over
 
 
 def release(path: Path, info: LockInfo) -> bool:

@@ -128,3 +128,14 @@ def test_a_lock_being_written_is_read_once_its_holder_has_written_it(tmp_path: P
         lock.acquire(path, _info("CHG-2"))
     writer.join()
     assert raised.value.info == holder and "is held by deploy by alice" in str(raised.value)
+
+
+def test_a_lock_released_while_being_read_is_taken(tmp_path: Path) -> None:
+    path = tmp_path / lock.LOCK_NAME
+    path.write_text("")  # a holder that has just created it ...
+    remover = threading.Timer(0.1, path.unlink)  # ... and gives up before writing it
+    remover.start()
+    mine = _info()
+    assert lock.acquire(path, mine) is None
+    remover.join()
+    assert json.loads(path.read_text())["token"] == mine.token
