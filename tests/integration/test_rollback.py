@@ -256,23 +256,29 @@ def test_answering_no_on_the_terminal_ends_cleanly(stack):
 def test_unwritable_export_dir_fails_in_the_checks_and_stops_nothing(stack, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory\n")
-    original = stack.demo.target_file.read_text()
     # A path below a regular file: not creatable, not even by root.
+    output = _rollback_failing_its_checks(stack, blocker / "exports")
+    assert "test_export_dir_writable FAILED" in output or \
+        "FAILED checks/rollback/test_rollback_export_dir.py::test_export_dir_writable" in output, \
+        output
+    assert "is not writable" in output, output
+
+
+def _rollback_failing_its_checks(stack: Stack, export_dir: Path) -> str:
+    """Roll back with `export_dir`, expect a failure before any step ran; its output."""
+    original = stack.demo.target_file.read_text()
     stack.demo.target_file.write_text(original.replace(
-        "[rollback]\n", f'[rollback]\nexport_dir = "{blocker}/exports"\n', 1))
+        "[rollback]\n", f'[rollback]\nexport_dir = "{export_dir}"\n', 1))
     try:
         done = rollback(stack.demo, "--yes", "--cutover-timestamp", TS)
     finally:
         stack.demo.target_file.write_text(original)
     output = done.stdout + done.stderr
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, output
-    assert "test_export_dir_writable FAILED" in output or \
-        "FAILED checks/rollback/test_rollback_export_dir.py::test_export_dir_writable" in output, \
-        output
-    assert "is not writable" in output, output
     outcomes = _outcomes(_manifest(stack.demo))
     assert [outcomes[s] for s in STEPS[:6]] == ["blocked"] * 6
     assert _running(stack.demo) == SERVICES
+    return output
 
 
 def test_too_little_room_fails_in_the_checks_and_stops_nothing(stack, tmp_path):
@@ -284,22 +290,13 @@ def test_too_little_room_fails_in_the_checks_and_stops_nothing(stack, tmp_path):
                              capture_output=True, text=True, check=False)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
-    original = stack.demo.target_file.read_text()
-    stack.demo.target_file.write_text(original.replace(
-        "[rollback]\n", f'[rollback]\nexport_dir = "{small}/exports"\n', 1))
     try:
-        done = rollback(stack.demo, "--yes", "--cutover-timestamp", TS)
+        output = _rollback_failing_its_checks(stack, small / "exports")
     finally:
-        stack.demo.target_file.write_text(original)
         subprocess.run(["umount", str(small)], check=True)
-    output = done.stdout + done.stderr
-    assert done.returncode == pytest.ExitCode.TESTS_FAILED, output
     assert "test_room_for_export_and_backup" in output, output
     assert re.search(r"not enough room at \S+: [0-9.]+ MB free, export and backup need up "
                      r"to [0-9.]+ MB", output), output
-    outcomes = _outcomes(_manifest(stack.demo))
-    assert [outcomes[s] for s in STEPS[:6]] == ["blocked"] * 6
-    assert _running(stack.demo) == SERVICES
 
 
 def _parse_csv(path: Path) -> list[dict[str, str]]:
