@@ -34,9 +34,15 @@ def connect(database: Database, password: str) -> psycopg.Connection[tuple[objec
         )
     except psycopg.Error as exc:
         # libpq's message names host and port but never the password.
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = last_line(exc)
         raise DatabaseError(
             f"database {describe(database)} is not reachable: {reason} "
             "(is the database container running and [rollback.database] right in the "
             "target file?)"
         ) from None
+
+
+def last_line(error: BaseException) -> str:
+    """The line of a (libpq) error message that says what went wrong: its last."""
+    text = str(error).strip()
+    return text.splitlines()[-1] if text else type(error).__name__

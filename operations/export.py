@@ -33,6 +33,8 @@ from psycopg.abc import PQGen
 from psycopg.errors import error_from_result
 from psycopg.waiting import Wait
 
+from operations.dbconn import last_line
+
 # Blocks of at least this size (plus one row) go to the file and the hash. Small enough to
 # stay in the CPU cache and below malloc's mmap threshold: 1 MiB blocks cost the reader
 # ~10% more CPU (page faults on every new block, a cold buffer).
@@ -198,8 +200,7 @@ def copy_result(pgconn: pq.abc.PGconn, encoding: str) -> PQGen[int | None]:
 
 def copy_table(conn: Connection, table: str, column: str, path: Path) -> TableExport:
     """COPY the table's post-cutover rows to `path` in the open snapshot; fsync'd, hashed.
-    `rows` is what the server says it sent."""
-    grow_read_buffer(conn)
+    `rows` is what the server says it sent. Call grow_read_buffer on `conn` first."""
     # cursor.copy sends the statement and, if the loop raises, cancels and drains the
     # COPY; the loop itself reads below psycopg's Copy object, on the same libpq conn.
     with (conn.cursor() as cursor, path.open("wb") as handle,
@@ -244,20 +245,24 @@ class SnapshotCounter:
                  tables: Sequence[str], column: str) -> None:
         self._connect, self._snapshot, self._since = connect, snapshot, since
         self._conn: Connection | None = None
-        self.open_error: BaseException | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="cutover-count")
-        opened = self._pool.submit(self._open)
+        self._opened = self._pool.submit(self._open)
         self.counts: dict[str, Future[int | None]] = {
-            table: self._pool.submit(self._count, opened, table, column) for table in tables}
+            table: self._pool.submit(self._count, table, column) for table in tables}
 
     def _open(self) -> None:
         self._conn = self._connect()
         begin_snapshot(self._conn, self._since, self._snapshot)
         self._conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
 
-    def _count(self, opened: Future[None], table: str, column: str) -> int | None:
-        self.open_error = opened.exception()
-        if self.open_error is not None:
+    @property
+    def open_error(self) -> str:
+        """Why the second connection could not be opened ("" if it was); waits for it."""
+        error = self._opened.exception()
+        return last_line(error) if error is not None else ""
+
+    def _count(self, table: str, column: str) -> int | None:
+        if self._opened.exception() is not None:
             return None
         assert self._conn is not None
         return count_rows(self._conn, table, column)
@@ -294,6 +299,7 @@ def export_tables(
     try:
         begin_snapshot(conn, since)
         counter = SnapshotCounter(connect, export_snapshot(conn), since, tables, column)
+        grow_read_buffer(conn)  # once: libpq keeps the larger buffer
         for table in tables:
             written.append(directory / f"{table}.csv")
             result = copy_table(conn, table, column, written[-1])
@@ -302,7 +308,7 @@ def export_tables(
                 expected = count_rows(conn, table, column)
                 warn(f"table {table!r}: count(*) taken after the COPY on the export's own "
                      "connection (same snapshot), because a second connection could not be "
-                     f"opened: {_reason(counter.open_error)}")
+                     f"opened: {counter.open_error}")
             if result.rows != expected:
                 raise ExportError(
                     f"table {table!r}: exported {result.rows} rows but count(*) in the same "
@@ -318,11 +324,6 @@ def export_tables(
         if counter is not None:
             counter.close()
         conn.close()  # read only: nothing to commit; closing ends the snapshot
-
-
-def _reason(error: BaseException | None) -> str:
-    text = str(error).strip() if error is not None else ""
-    return text.splitlines()[-1] if text else type(error).__name__
 
 
 def _warn(message: str) -> None:

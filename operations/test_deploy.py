@@ -6,7 +6,6 @@ blocks them all when a check failed, and marks the rest `not run` after a failed
 
 from __future__ import annotations
 
-import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,11 +27,6 @@ pytestmark = pytest.mark.deploy
 
 class DeployWarning(UserWarning):
     """A step went on despite a problem (pull or cleanup failed)."""
-
-
-def _warn(evidence: Evidence, message: str) -> None:
-    evidence.add_text("warning", message)
-    warnings.warn(message, DeployWarning, stacklevel=2)
 
 
 def _attach_logs(compose: Compose, target: Target, evidence: Evidence,
@@ -78,7 +72,8 @@ def test_acquire_lock(deploy_lock: LockHolder, pytestconfig: pytest.Config,
     operation.data["lock"] = {"path": str(deploy_lock.path), "holder": info.describe()}
     if broken is not None:
         operation.data["lock"]["broke_stale_lock"] = broken.describe()
-        _warn(evidence, f"--break-stale-lock: removed a stale lock held by {broken.describe()}")
+        evidence.warn(f"--break-stale-lock: removed a stale lock held by {broken.describe()}",
+                      DeployWarning)
     evidence.add_text("deploy lock", f"{deploy_lock.path}: {info.describe()}")
 
 
@@ -116,7 +111,8 @@ def test_pull(step_compose: Compose, evidence: Evidence) -> None:
     evidence.add_text("images to pull", "\n".join(f"{k}: {v}" for k, v in to_pull.items()))
     result = deploy.pull(step_compose)
     if not result.ok:
-        _warn(evidence, f"pull failed, the cached images are used: {result.describe()}")
+        evidence.warn(f"pull failed, the cached images are used: {result.describe()}",
+                      DeployWarning)
 
 
 def test_build(step_compose: Compose, target: Target, pytestconfig: pytest.Config) -> None:
@@ -251,7 +247,8 @@ def test_cleanup(step_compose: Compose, evidence: Evidence) -> None:
     """Remove dangling images."""
     result = deploy.prune_dangling(step_compose)
     if not result.ok:
-        _warn(evidence, f"cleanup failed, dangling images are left: {result.describe()}")
+        evidence.warn(f"cleanup failed, dangling images are left: {result.describe()}",
+                      DeployWarning)
 
 
 @pytest.mark.finalizer

@@ -8,7 +8,7 @@ rows created since the cutover, backs up the database, and tells people.
 
 from __future__ import annotations
 
-import warnings
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -32,14 +32,6 @@ pytestmark = pytest.mark.rollback
 
 class RollbackWarning(UserWarning):
     """The rollback went on despite a problem (a failed notification, a fallback count)."""
-
-
-def _warner(evidence):
-    """A warning in the row's evidence and in pytest's warnings summary; never a failure."""
-    def warn(message: str) -> None:
-        evidence.add_text("warning", message)
-        warnings.warn(message, RollbackWarning, stacklevel=2)
-    return warn
 
 
 def _confirm(confirmer, operation, question: str) -> None:
@@ -107,7 +99,8 @@ def test_export(target, cutover_time, confirmer, operation, evidence, db_connect
              f"{cutover.at.isoformat()} to {rollback_export_dir}?")
     try:
         exported = export_tables(db_connect, rollback.tables, rollback.timestamp_column,
-                                 cutover.at, rollback_export_dir, warn=_warner(evidence))
+                                 cutover.at, rollback_export_dir,
+                                 warn=partial(evidence.warn, category=RollbackWarning))
     except (DatabaseError, ExportError, OSError) as exc:
         fail(f"export to {rollback_export_dir} failed: {exc}")
     except psycopg.Error as exc:
@@ -166,7 +159,7 @@ def test_notify(target, pytestconfig, operation, evidence, rollback_reason):
     if not result.sent:
         message = (f"Slack notification via ${variable} failed ({result.describe()}); the "
                    "rollback goes on: tell the team by hand")
-        _warner(evidence)(message)
+        evidence.warn(message, RollbackWarning)
 
 
 @pytest.mark.finalizer
