@@ -15,11 +15,14 @@ from fixtures.deploy import DeployFacts, LockHolder
 from fixtures.evidence import Evidence, fail
 from fixtures.gate import operator_name
 from fixtures.reporting import run_dir
-from operations import deploy, http_checks, lock
-from operations.compose import Compose, ComposeError
 from operations.config import Target
-from operations.manifest import OperationRecord
-from operations.release import current_release, tagged_image_ids, write_last_deploy
+from operations.core import http_checks
+from operations.deploy import lock
+from operations.deploy import steps as deploy
+from operations.deploy.history import write_last_deploy
+from operations.engine.compose import Compose, ComposeError
+from operations.engine.containers import current_release, tagged_image_ids
+from operations.record.manifest import OperationRecord
 
 OPERATION = "deploy"
 pytestmark = pytest.mark.deploy

@@ -19,12 +19,12 @@ from fixtures.gate import operator_name
 from fixtures.operation import MARKDOWN_NAMES, save
 from fixtures.reporting import run_dir
 from fixtures.rollback import require_cutover, webhook_url
-from operations import notify
-from operations.backup import BackupError, dump_database
-from operations.confirm import NoTerminal
-from operations.dbconn import DatabaseError
-from operations.export import ExportError, export_tables
-from operations.rollback import RollbackError, stop_services
+from operations.db.postgres import DatabaseError
+from operations.rollback import notify
+from operations.rollback.backup import BackupError, dump_database
+from operations.rollback.confirm import NoTerminal
+from operations.rollback.export import ExportError, export_tables
+from operations.rollback.steps import RollbackError, stop_services
 
 OPERATION = "rollback"
 pytestmark = pytest.mark.rollback

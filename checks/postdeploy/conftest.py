@@ -7,7 +7,7 @@ import re
 import pytest
 
 from fixtures.target import TARGET_KEY, config_cache
-from operations.compose import Compose, ComposeError
+from operations.engine.compose import Compose, ComposeError
 
 CONFIG_TIMEOUT_S = 30.0
 

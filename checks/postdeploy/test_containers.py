@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fixtures.evidence import Evidence
-from operations.compose import Compose
 from operations.config import Target
-from operations.release import service_states
+from operations.engine.compose import Compose
+from operations.engine.containers import service_states
 
 pytestmark = pytest.mark.postdeploy
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fixtures.evidence import Evidence
-from operations import http_checks
 from operations.config import Target
+from operations.core import http_checks
 
 pytestmark = pytest.mark.postdeploy
 

@@ -8,7 +8,7 @@ import pytest
 
 from fixtures.evidence import Evidence
 from fixtures.target import TARGET_KEY
-from operations.preflight_checks import Verdict
+from operations.preflight.rules import Verdict
 
 DISK_PLACES = ("stack dir", "docker data root")
 

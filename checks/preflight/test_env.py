@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from operations import preflight_checks as checks
+from operations.preflight import rules as checks
 
 pytestmark = pytest.mark.preflight
 

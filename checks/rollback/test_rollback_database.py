@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fixtures.target import TARGET_KEY
-from operations.dbconn import describe
-from operations.rollback import table_columns
+from operations.db.postgres import describe
+from operations.rollback.steps import table_columns
 
 pytestmark = pytest.mark.rollback
 _TIMESTAMP_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")

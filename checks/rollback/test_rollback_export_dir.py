@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from operations.rollback import RollbackError, estimate_space, free_bytes, probe_writable
+from operations.rollback.steps import RollbackError, estimate_space, free_bytes, probe_writable
 
 pytestmark = pytest.mark.rollback
 _MB = 1024 * 1024

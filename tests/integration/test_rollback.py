@@ -25,8 +25,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from operations.dbconn import DatabaseError
-from operations.export import READ_AHEAD_BYTES, export_tables, read_ahead
+from operations.db.postgres import DatabaseError
+from operations.rollback.export import READ_AHEAD_BYTES, export_tables, read_ahead
 from tests.support.demo import REPO, DemoTarget, make_demo_target
 from tests.support.receiver import Receiver
 

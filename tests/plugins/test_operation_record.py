@@ -12,7 +12,7 @@ OPERATION = "deploy"
 pytestmark = pytest.mark.deploy
 
 def test_acquire_lock(operation, evidence):
-    from operations.commands import run
+    from operations.core.commands import run
     run(["echo", "hello"], timeout=5, record=evidence.commands)
     operation.data["images_before"] = [{{"service": "backend", "image": "sha256:1"}}]
 

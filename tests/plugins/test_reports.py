@@ -25,7 +25,7 @@ def test_disk():
 
 DEPLOY = """
 import pytest
-from operations.commands import run
+from operations.core.commands import run
 OPERATION = "deploy"
 pytestmark = pytest.mark.deploy
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from operations.confirm import Confirmer, NoTerminal
+from operations.rollback.confirm import Confirmer, NoTerminal
 
 
 @pytest.fixture

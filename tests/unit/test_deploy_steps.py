@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from operations import deploy, http_checks, release
-from operations.commands import CommandLog, CommandResult
-from operations.compose import Compose, ComposeError, ConfigCache
 from operations.config import Stack
+from operations.core import http_checks
+from operations.core.commands import CommandLog, CommandResult
+from operations.deploy import steps as deploy
+from operations.engine import containers as release
+from operations.engine.compose import Compose, ComposeError, ConfigCache
 
 
 class _Health(BaseHTTPRequestHandler):

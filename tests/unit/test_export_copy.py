@@ -10,7 +10,7 @@ import pytest
 from psycopg import pq
 from psycopg.waiting import Ready, Wait
 
-from operations.export import copy_result, fill_block
+from operations.rollback.export import copy_result, fill_block
 
 END = object()  # get_copy_data returns -1: the COPY is over
 NOTHING = object()  # get_copy_data returns 0: wait for the socket

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from operations.export import copy_statement, count_query
+from operations.rollback.export import copy_statement, count_query
 
 
 def _text(composed) -> str:

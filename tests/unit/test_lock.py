@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from operations import lock
+from operations.deploy import lock
 
 
 def _info(ticket: str = "CHG-1") -> lock.LockInfo:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from operations import notify
+from operations.rollback import notify
 
 SUMMARY = notify.RollbackSummary(
     target="freshtrack-demo", operator="alice", reason="checkout broken",

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from operations import preflight_checks as checks
-from operations.commands import CommandResult
 from operations.config import Stack
-from operations.preflight_facts import EngineAnswer, HostFiles, Listeners
-from operations.preflight_host import FileFacts, Listener, Process
+from operations.core.commands import CommandResult
+from operations.preflight import rules as checks
+from operations.preflight.facts import EngineAnswer, HostFiles, Listeners
+from operations.preflight.host import FileFacts, Listener, Process
 
 PORT = 5432
 NO_COMMAND = CommandResult(("true",), 0, "", "", 0.0)

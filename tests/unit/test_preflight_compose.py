@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from operations.preflight_compose import (
+from operations.preflight.compose import (
     find_compose_plugin,
     parse_env_text,
     required_variables,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from operations.dockerapi import DockerAPI, Endpoint, EngineError
+from operations.engine.dockerapi import DockerAPI, Endpoint, EngineError
 
 
 def test_endpoint_follows_docker_host() -> None:

@@ -7,8 +7,8 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-from operations import preflight_host as host
-from operations.commands import CommandResult, run
+from operations.core.commands import CommandResult, run
+from operations.preflight import host
 
 
 class LocalRunner:

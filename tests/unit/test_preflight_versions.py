@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from operations import preflight_compose
-from operations.commands import CommandResult
 from operations.config import load_target
-from operations.dockerapi import EngineError
-from operations.preflight_facts import PreflightFacts
-from operations.versions import engine_version, first_line, then
+from operations.core.commands import CommandResult
+from operations.engine.dockerapi import EngineError
+from operations.preflight import compose as preflight_compose
+from operations.preflight.facts import PreflightFacts
+from operations.record.versions import engine_version, first_line, then
 
 REPO = Path(__file__).resolve().parents[2]
 

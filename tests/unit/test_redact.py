@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from operations.redact import MASK, Redactor
+from operations.core.redact import MASK, Redactor
 
 
 def test_registered_values_are_masked_longest_first(tmp_path):

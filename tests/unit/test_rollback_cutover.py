@@ -7,24 +7,25 @@ from datetime import UTC, datetime
 
 import pytest
 
-from operations.rollback import LAST_DEPLOY_FILE, RollbackError, resolve_cutover
+from operations.deploy.history import LAST_DEPLOY_NAME
+from operations.rollback.steps import RollbackError, resolve_cutover
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 
 
 def test_given_value_wins_over_the_deploy_record(tmp_path):
-    (tmp_path / LAST_DEPLOY_FILE).write_text(json.dumps({"cutover_at": "2026-01-01T00:00:00Z"}))
+    (tmp_path / LAST_DEPLOY_NAME).write_text(json.dumps({"cutover_at": "2026-01-01T00:00:00Z"}))
     found = resolve_cutover("2026-01-23T12:00:00+01:00", "--cutover-timestamp", tmp_path, NOW)
     assert found.at == datetime(2026, 1, 23, 11, 0, tzinfo=UTC)
     assert found.source == "--cutover-timestamp"
 
 
 def test_default_is_the_last_deploy_record(tmp_path):
-    (tmp_path / LAST_DEPLOY_FILE).write_text(
+    (tmp_path / LAST_DEPLOY_NAME).write_text(
         json.dumps({"cutover_at": "2026-01-23T12:00:00Z", "other": 1}))
     found = resolve_cutover(None, "", tmp_path, NOW)
     assert found.at == datetime(2026, 1, 23, 12, 0, tzinfo=UTC)
-    assert found.source == str(tmp_path / LAST_DEPLOY_FILE)
+    assert found.source == str(tmp_path / LAST_DEPLOY_NAME)
 
 
 @pytest.mark.parametrize(("content", "expected"), [
@@ -37,7 +38,7 @@ def test_default_is_the_last_deploy_record(tmp_path):
 ])
 def test_unusable_deploy_records_say_how_to_fix(tmp_path, content, expected):
     if content is not None:
-        (tmp_path / LAST_DEPLOY_FILE).write_text(content)
+        (tmp_path / LAST_DEPLOY_NAME).write_text(content)
     with pytest.raises(RollbackError, match=expected) as raised:
         resolve_cutover(None, "", tmp_path, NOW)
     assert "ISO 8601 with a zone" in str(raised.value)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from operations.manifest import OperationRecord, StepRecord
-from operations.timeline import COLOURS, render_svg
+from operations.record.manifest import OperationRecord, StepRecord
+from operations.record.timeline import COLOURS, render_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from operations.timestamps import TimestampError, parse_cutover_timestamp
+from operations.core.timestamps import TimestampError, parse_cutover_timestamp
 
 
 @pytest.mark.parametrize("text", ["2026-01-23T12:00:00Z", "2026-01-23 12:00:00+00:00",

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from operations.waits import Probe, wait_until
+from operations.core.waits import Probe, wait_until
 
 
 class FakeClock:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from operations.commands import CommandResult, run
-from operations.compose import Compose
-from operations.dockerapi import DockerAPI, EngineError
-from operations.preflight_compose import compose_version, find_compose_plugin
+from operations.core.commands import CommandResult, run
+from operations.engine.compose import Compose
+from operations.engine.dockerapi import DockerAPI, EngineError
+from operations.preflight.compose import compose_version, find_compose_plugin
 
 _PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 T = TypeVar("T")

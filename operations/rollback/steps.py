@@ -17,10 +17,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from operations.compose import Compose, ComposeError
-from operations.timestamps import ACCEPTED_FORM, TimestampError, parse_cutover_timestamp
+from operations.core.timestamps import ACCEPTED_FORM, TimestampError, parse_cutover_timestamp
+from operations.deploy.history import LAST_DEPLOY_NAME
+from operations.engine.compose import Compose, ComposeError
 
-LAST_DEPLOY_FILE = "last-deploy.json"
 # CSV text of timestamps and numbers is longer than their binary form on disk.
 CSV_GROWTH = 1.5
 # Clocks of the host and the database may differ a little.
@@ -40,7 +40,7 @@ class Cutover:
 
 def read_last_deploy(state_dir: Path) -> Cutover:
     """The `cutover_at` of the last deploy's record, read defensively."""
-    path = state_dir / LAST_DEPLOY_FILE
+    path = state_dir / LAST_DEPLOY_NAME
     fix = ("pass --cutover-timestamp TS or set CUTOVER_TIMESTAMP "
            f"(TS in {ACCEPTED_FORM})")
     try:

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from operations.commands import CommandLog, CommandResult
-from operations.compose import Compose
 from operations.config import Database
+from operations.core.commands import CommandLog, CommandResult
+from operations.engine.compose import Compose
 
 log = logging.getLogger("cutover.backup")
 DUMP_TIMEOUT_S = 3600.0

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from operations.redact import Redactor
+from operations.core.redact import Redactor
 
 
 @dataclass
@@ -38,9 +38,6 @@ class OperationRecord:
     steps: list[StepRecord] = field(default_factory=list)
     # Operation-specific facts: images before and after, migrations, tables, backup...
     data: dict[str, Any] = field(default_factory=dict)
-
-    def step(self, name: str) -> StepRecord | None:
-        return next((s for s in self.steps if s.name == name), None)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False, default=str)

@@ -5,12 +5,33 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from operations.commands import CommandLog, CommandResult, run
 from operations.config import Stack
+from operations.core.commands import CommandLog, CommandResult, run
 
 DEFAULT_TIMEOUT_S = 120.0
+# The labels compose puts on every container (and image) it makes.
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+ONEOFF_LABEL = "com.docker.compose.oneoff"
+CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
+NUMBER_LABEL = "com.docker.compose.container-number"
+
+
+def compose_argv(stack: Stack, plugin: Path | None = None) -> list[str]:
+    """The target's compose command line: every file, the env file when it exists.
+
+    `plugin`: the compose binary to run directly (saves the docker CLI's start-up).
+    """
+    argv = [str(plugin)] if plugin else ["docker", "compose"]
+    argv += ["--project-name", stack.project_name, "--project-directory", str(stack.dir)]
+    for path in stack.compose_paths:
+        argv += ["--file", str(path)]
+    if stack.env_path.is_file():
+        argv += ["--env-file", str(stack.env_path)]
+    return argv
 BUILD_TIMEOUT_S = 1800.0
 
 
@@ -48,13 +69,7 @@ class Compose:
 
     @property
     def base_argv(self) -> list[str]:
-        argv = ["docker", "compose", "--project-name", self.stack.project_name]
-        argv += ["--project-directory", str(self.stack.dir)]
-        for path in self.stack.compose_paths:
-            argv += ["--file", str(path)]
-        if self.stack.env_path.is_file():
-            argv += ["--env-file", str(self.stack.env_path)]
-        return argv
+        return compose_argv(self.stack)
 
     def __call__(
         self, *args: str, timeout: float = DEFAULT_TIMEOUT_S, record: bool = True

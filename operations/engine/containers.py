@@ -1,5 +1,5 @@
-"""What is running (image id and digests per service, compose config hash), and the
-record of the last deploy in the target's state dir, which a rollback reads.
+"""What is running: containers, the image id and digests per service, the compose config
+hash.
 
 Containers, images and health come from the Engine API over its socket (a millisecond a
 question, where each `docker compose ps` or `docker inspect` process costs 0.1-0.3 s); each
@@ -12,21 +12,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
-from operations.commands import CommandLog, CommandResult, run
-from operations.compose import Compose, ComposeError, ServiceState
-from operations.dockerapi import DockerAPI, EngineError
+from operations.core.commands import CommandLog, CommandResult, run
+from operations.engine.compose import (
+    ONEOFF_LABEL,
+    PROJECT_LABEL,
+    SERVICE_LABEL,
+    Compose,
+    ComposeError,
+    ServiceState,
+)
+from operations.engine.dockerapi import DockerAPI, EngineError
 
 log = logging.getLogger("cutover.release")
 
-LAST_DEPLOY_NAME = "last-deploy.json"
 INSPECT_TIMEOUT_S = 30.0
 
 
@@ -56,10 +60,6 @@ class Release:
     def image_ids(self) -> dict[str, str]:
         return {s.service: s.image_id for s in self.services}
 
-
-PROJECT_LABEL = "com.docker.compose.project"
-SERVICE_LABEL = "com.docker.compose.service"
-ONEOFF_LABEL = "com.docker.compose.oneoff"
 
 
 def config_hash(compose: Compose) -> str:
@@ -215,23 +215,3 @@ def tagged_image_ids(compose: Compose, services: list[str]) -> dict[str, str]:
     return dict(zip(names, result.stdout.split(), strict=True))
 
 
-def write_last_deploy(state_dir: Path, record: dict[str, Any]) -> Path:
-    """Write `last-deploy.json` atomically; a rollback takes `cutover_at` from it."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / LAST_DEPLOY_NAME
-    temporary = state_dir / f".{LAST_DEPLOY_NAME}.{os.getpid()}.tmp"
-    temporary.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-    return path
-
-
-def read_last_deploy(state_dir: Path) -> dict[str, Any] | None:
-    try:
-        loaded = json.loads((state_dir / LAST_DEPLOY_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
-
-
-def release_dict(release: Release) -> dict[str, Any]:
-    return asdict(release)

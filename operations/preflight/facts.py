@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from operations import preflight_compose as compose
-from operations import preflight_host as host
-from operations.commands import CommandResult
 from operations.config import Target
-from operations.dockerapi import DockerAPI, EngineError
+from operations.core.commands import CommandResult
+from operations.engine.dockerapi import DockerAPI, EngineError
+from operations.preflight import compose, host
 
 T = TypeVar("T")
 DEFAULT_DOCKER_ROOT = "/var/lib/docker"
@@ -75,7 +74,7 @@ class PreflightFacts:
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="preflight")
         self._futures: dict[str, Future[Any]] = {}
         if compose_version is not None and self.plugin is not None:
-            # Already asked (operations.versions, for the header): one process, not two.
+            # Already asked (operations.record.versions, for the header): one process, not two.
             self._futures["compose_version"] = compose_version
         self._lock = threading.Lock()
 

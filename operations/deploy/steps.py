@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from operations import http_checks
-from operations.commands import CommandResult, run
-from operations.compose import Compose, ServiceState
-from operations.release import service_states
-from operations.waits import Probe, WaitResult, wait_until
+from operations.core import http_checks
+from operations.core.commands import CommandResult, run
+from operations.core.waits import Probe, WaitResult, wait_until
+from operations.engine.compose import PROJECT_LABEL, Compose, ServiceState
+from operations.engine.containers import service_states
 
 PULL_TIMEOUT_S = 600.0
 UP_TIMEOUT_S = 300.0
@@ -170,7 +170,7 @@ def service_logs(compose: Compose, services: Sequence[str], lines: int) -> dict[
 
 def prune_dangling(compose: Compose) -> CommandResult:
     """Dangling images of this project only: the engine may be shared with other stacks."""
-    label = f"label=com.docker.compose.project={compose.stack.project_name}"
+    label = f"label={PROJECT_LABEL}={compose.stack.project_name}"
     return run(["docker", "image", "prune", "--force", "--filter", label],
                timeout=PRUNE_TIMEOUT_S, record=compose.record)
 

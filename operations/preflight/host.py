@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from operations.commands import CommandResult
+from operations.core.commands import CommandResult
 
 
 class HostRunner(Protocol):

@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from operations.commands import CommandResult, run
 from operations.config import Stack
+from operations.core.commands import CommandResult, run
+from operations.engine.compose import compose_argv
 
 TIMEOUT_S = 60.0
 # Where the docker CLI looks for plugins, in its own order (after $DOCKER_CONFIG).
@@ -35,17 +36,6 @@ def find_compose_plugin(env: Mapping[str, str] | None = None) -> Path | None:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
-
-
-def compose_argv(stack: Stack, plugin: Path | None) -> list[str]:
-    """The target's compose command line: every file, the env file when it exists."""
-    argv = [str(plugin)] if plugin else ["docker", "compose"]
-    argv += ["--project-name", stack.project_name, "--project-directory", str(stack.dir)]
-    for path in stack.compose_paths:
-        argv += ["--file", str(path)]
-    if stack.env_path.is_file():
-        argv += ["--env-file", str(stack.env_path)]
-    return argv
 
 
 def compose_config(stack: Stack, plugin: Path | None) -> CommandResult:

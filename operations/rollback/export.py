@@ -33,7 +33,7 @@ from psycopg.abc import PQGen
 from psycopg.errors import error_from_result
 from psycopg.waiting import Wait
 
-from operations.dbconn import last_line
+from operations.db.postgres import last_line
 
 # Blocks of at least this size (plus one row) go to the file and the hash. Small enough to
 # stay in the CPU cache and below malloc's mmap threshold: 1 MiB blocks cost the reader

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from operations.commands import CommandResult
 from operations.config import Target
-from operations.preflight_compose import parse_env_text, undefined_variables
-from operations.preflight_facts import Disk, PreflightFacts
+from operations.core.commands import CommandResult
+from operations.engine.compose import PROJECT_LABEL
+from operations.preflight.compose import parse_env_text, undefined_variables
+from operations.preflight.facts import Disk, PreflightFacts
 
 GIB_IN_KIB = 1024 * 1024
-COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 
 
@@ -229,7 +229,7 @@ def port(facts: PreflightFacts, number: int) -> Verdict:
     verdict = Verdict(commands=[listeners.command])
     project = facts.stack.project_name
     publishing = [c for c in containers.value or [] if number in _public_ports(c)]
-    own = [c for c in publishing if _label(c, COMPOSE_PROJECT_LABEL) == project]
+    own = [c for c in publishing if _label(c, PROJECT_LABEL) == project]
     foreign = [c for c in publishing if c not in own]
     if foreign:
         verdict.problems.append(
@@ -272,7 +272,7 @@ def _label(container: dict[str, Any], name: str) -> str:
 
 def _describe_container(container: dict[str, Any]) -> str:
     name = ",".join(n.lstrip("/") for n in container.get("Names") or []) or container["Id"][:12]
-    project = _label(container, COMPOSE_PROJECT_LABEL)
+    project = _label(container, PROJECT_LABEL)
     service = _label(container, COMPOSE_SERVICE_LABEL)
     owner = f" (compose project {project}, service {service})" if project else ""
     return f"container {name}{owner}"

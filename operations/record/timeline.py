@@ -10,7 +10,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from operations.manifest import OperationRecord
+from operations.record.manifest import OperationRecord
 
 COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "blocked": "#ef6c00",
            "not run": "#9e9e9e", "skipped": "#90a4ae", "interrupted": "#6a1b9a",

@@ -1,0 +1,1 @@
+"""Plumbing every operation shares: commands, waits, HTTP probes, redaction, timestamps."""

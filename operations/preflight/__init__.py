@@ -1,0 +1,1 @@
+"""Preflight facts (host, compose) and the rules that judge them."""

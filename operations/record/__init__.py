@@ -1,0 +1,1 @@
+"""What a run leaves behind: manifest, report timeline, version probes."""

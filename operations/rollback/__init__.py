@@ -1,0 +1,1 @@
+"""The rollback: cutover time, export, backup, confirmation, notification."""
