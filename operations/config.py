@@ -64,6 +64,22 @@ class Preflight(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True)
     ports: tuple[int, ...] = ()
 
 
+class Proxy(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The stack's reverse proxy, which the zero-downtime switch points at new containers."""
+
+    # The compose service of the proxy (e.g. "caddy").
+    service: str
+    # Run in the proxy's container with `upstreams_env` set to the upstream list
+    # ("<container>:<port> ..."); it must reload gracefully (in-flight requests finish).
+    reload_command: tuple[str, ...]
+    upstreams_env: str = "CUTOVER_UPSTREAMS"
+    # Service -> the container port the proxy sends it traffic on.
+    upstreams: dict[str, int] = msgspec.field(default_factory=dict)
+    # A JSON access log (one object per line, a "status" field) on the proxy's stdout:
+    # the watch window counts its 5xx answers. "" = no log to read.
+    access_log: str = ""
+
+
 class Deploy(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     build_services: tuple[str, ...] = ()
     build_target: str = "production"
@@ -78,6 +94,20 @@ class Deploy(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     health_timeout_s: float = 90.0
     database_timeout_s: float = 60.0
     log_lines_on_failure: int = 200
+    # The variable (env file, else environment) whose value names a release, e.g.
+    # APP_VERSION; "" = the stack's git revision plus the config hash.
+    release_env: str = ""
+    keep_releases: int = 5
+    # After the proxy moved to the new containers: how long the old ones finish in-flight
+    # requests before they are stopped.
+    drain_s: float = 2.0
+    # After the switch: how long health, container state and the proxy's 5xx rate are
+    # watched before the old containers are removed (0 = no watch window).
+    watch_s: float = 0.0
+    max_error_rate: float = 0.01
+    # Services always switched stop-first (besides those that cannot run twice).
+    stop_first: tuple[str, ...] = ()
+    proxy: Proxy | None = None
 
 
 class Database(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
