@@ -133,6 +133,18 @@ class Notify(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     slack_webhook_env: str = "SLACK_WEBHOOK_URL"
 
 
+class Hooks(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Operator commands (argument lists, run from the project dir) at fixed points."""
+
+    pre_deploy: tuple[str, ...] = ()
+    post_deploy: tuple[str, ...] = ()
+    # After a failed release was taken out again and the previous one serves.
+    post_revert: tuple[str, ...] = ()
+    pre_rollback: tuple[str, ...] = ()
+    post_rollback: tuple[str, ...] = ()
+    timeout_s: float = 300.0
+
+
 class Target(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     target: TargetInfo
     stack: Stack
@@ -140,6 +152,7 @@ class Target(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     deploy: Deploy
     rollback: Rollback
     notify: Notify = msgspec.field(default_factory=Notify)
+    hooks: Hooks = msgspec.field(default_factory=Hooks)
     # Where the file was read from; set by load_target, not by the file.
     source: str = ""
 
