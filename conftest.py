@@ -7,6 +7,7 @@ pytest_plugins = (
     "fixtures.gate",
     "fixtures.reporting",
     "fixtures.host",
+    "fixtures.extensions",
     "fixtures.operation",
     "fixtures.rollback",
     "fixtures.summary",

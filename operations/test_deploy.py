@@ -80,6 +80,12 @@ def test_acquire_lock(deploy_lock: LockHolder, pytestconfig: pytest.Config,
     evidence.add_text("deploy lock", f"{deploy_lock.path}: {info.describe()}")
 
 
+def test_pre_deploy_hook(operator_hook, deploy_facts: DeployFacts) -> None:
+    """Run the pre-deploy hook."""
+    operator_hook("pre_deploy", release=getattr(deploy_facts, "release_id", ""),
+                  previous_release=getattr(deploy_facts, "previous_release_id", ""))
+
+
 def test_record_running_release(step_compose: Compose, target: Target, evidence: Evidence,
                                 operation: OperationRecord, deploy_facts: DeployFacts) -> None:
     """Record the running release."""
@@ -244,6 +250,12 @@ def test_record_new_release(step_compose: Compose, target: Target, pytestconfig:
                      "services": before.rows() if before else []},
     })
     evidence.add_text("release record", f"{path}: {version}, cutover at {cutover_at}")
+
+
+def test_post_deploy_hook(operator_hook, deploy_facts: DeployFacts) -> None:
+    """Run the post-deploy hook."""
+    operator_hook("post_deploy", release=getattr(deploy_facts, "release_id", ""),
+                  previous_release=getattr(deploy_facts, "previous_release_id", ""))
 
 
 def test_cleanup(step_compose: Compose, evidence: Evidence) -> None:

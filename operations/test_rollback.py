@@ -15,10 +15,11 @@ import psycopg
 import pytest
 
 from fixtures.evidence import fail
+from fixtures.extensions import notify_all
 from fixtures.gate import operator_name
 from fixtures.operation import MARKDOWN_NAMES, save
 from fixtures.reporting import run_dir
-from fixtures.rollback import require_cutover, webhook_url
+from fixtures.rollback import require_cutover
 from operations.db.postgres import DatabaseError
 from operations.rollback import notify
 from operations.rollback.backup import BackupError, dump_database
@@ -74,6 +75,11 @@ def test_confirm(target, cutover_time, confirmer, operation, rollback_export_dir
              f"  back up database {rollback.database.name!r} to {rollback_export_dir}\n"
              "  nothing is deleted")
     _confirm(confirmer, operation, f"Proceed with the rollback of {target.target.name}?")
+
+
+def test_pre_rollback_hook(operator_hook):
+    """Run the pre-rollback hook."""
+    operator_hook("pre_rollback")
 
 
 def test_stop_services(target, confirmer, operation, evidence, step_compose):
@@ -142,24 +148,28 @@ def test_dns_guidance(target, confirmer, operation, evidence, announce):
 
 def test_notify(target, pytestconfig, operation, evidence, rollback_reason):
     """Notify the team."""
-    url = webhook_url(target)
     variable = target.notify.slack_webhook_env
-    if url is None:
-        operation.data["notification"] = f"not sent: ${variable} is not set"
-        pytest.skip(f"notification not sent: ${variable} is not set")
     tables = [(str(t["table"]), int(t["rows"])) for t in operation.data.get("tables", [])]
     summary = notify.RollbackSummary(
         target=target.target.name, operator=operator_name(), reason=rollback_reason,
         cutover_timestamp=str(operation.data.get("cutover_timestamp", "")), tables=tables,
         manifest=str(_manifest_path(pytestconfig)), ticket=operation.ticket,
     )
-    result = notify.send(url, notify.payload(summary))
-    operation.data["notification"] = f"Slack via ${variable}: {result.describe()}"
-    evidence.add_text("notification", result.describe())
-    if not result.sent:
-        message = (f"Slack notification via ${variable} failed ({result.describe()}); the "
-                   "rollback goes on: tell the team by hand")
-        evidence.warn(message, RollbackWarning)
+    # Slack is the built-in channel; a team's conftest may add others (fixtures/hookspecs.py).
+    deliveries = notify_all(pytestconfig, "rollback", summary)
+    if not deliveries:
+        operation.data["notification"] = f"not sent: ${variable} is not set"
+        pytest.skip(f"notification not sent: ${variable} is not set")
+    operation.data["notification"] = "; ".join(d.describe() for d in deliveries)
+    evidence.add_text("notification", "\n".join(d.describe() for d in deliveries))
+    for failed in (d for d in deliveries if not d.sent):
+        evidence.warn(f"notification {failed.describe()} failed; the rollback goes on: tell "
+                      "the team by hand", RollbackWarning)
+
+
+def test_post_rollback_hook(operator_hook):
+    """Run the post-rollback hook."""
+    operator_hook("post_rollback")
 
 
 @pytest.mark.finalizer

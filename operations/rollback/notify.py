@@ -39,6 +39,18 @@ class NotifyResult:
         return ("sent" if self.sent else "not sent") + ": " + "; ".join(self.attempts)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One channel's answer to a notice (what a `pytest_cutover_notify` hook returns)."""
+
+    channel: str  # e.g. "Slack via $SLACK_WEBHOOK_URL"; never a URL or a token
+    sent: bool
+    detail: str = ""
+
+    def describe(self) -> str:
+        return f"{self.channel}: {self.detail or ('sent' if self.sent else 'not sent')}"
+
+
 def payload(summary: RollbackSummary) -> dict[str, object]:
     """Slack message: `text` for notifications and old clients, `blocks` for the layout."""
     counts = ", ".join(f"{table}: {rows}" for table, rows in summary.tables) or "(none)"

@@ -142,12 +142,20 @@ def _images(demo: DemoTarget) -> list[str]:
         capture_output=True, text=True, timeout=30, check=True).stdout.split()
 
 
+# Steps the demo target does not configure ([hooks]): skipped with the reason.
+UNCONFIGURED = ("Run the pre-deploy hook", "Run the post-deploy hook")
+
+
 def _assert_all_passed(run: Run) -> None:
     __tracebackhide__ = True
     assert run.returncode == 0, run.stdout[-5000:]
-    assert set(run.steps().values()) == {"passed"}, run.steps()
+    steps = run.steps()
+    assert [steps.pop(name) for name in UNCONFIGURED] == ["skipped"] * len(UNCONFIGURED)
+    assert set(steps.values()) == {"passed"}, run.steps()
     assert run.manifest["outcome"] == "succeeded"
-    assert all(outcome == "passed" for outcome, _ in run.junit().values()), run.junit()
+    rows = run.junit()
+    assert [rows.pop(f"deploy: {name}")[0] for name in UNCONFIGURED] == ["skipped"] * 2
+    assert all(outcome == "passed" for outcome, _ in rows.values()), run.junit()
 
 
 def test_fresh_deploy_of_v1_then_an_unchanged_redeploy(demo_target: DemoTarget) -> None:
