@@ -14,6 +14,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from operations.core.files import open_private, private_dir
+
 LOCK_NAME = "deploy.lock"
 _UNREADABLE_RETRIES = 10  # x 50 ms: far longer than creating and writing the file takes
 
@@ -101,11 +103,11 @@ def is_stale(info: LockInfo | None, host: str | None = None) -> bool:
 
 def acquire(path: Path, info: LockInfo, *, break_stale: bool = False) -> LockInfo | None:
     """Take the lock or raise LockHeld. Returns the stale lock it broke, if any."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     broken: LockInfo | None = None
     for _ in range(3):  # first try; after breaking a stale lock; after a release meanwhile
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = open_private(path, exclusive=True)
         except FileExistsError:
             existing = _read_settled(path)
             if existing is None and not path.exists():

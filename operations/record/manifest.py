@@ -6,11 +6,11 @@ It is rewritten after every step, so an interrupted run still leaves a true mani
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from operations.core.files import private_dir, write_private_text
 from operations.core.redact import Redactor
 
 
@@ -38,6 +38,13 @@ class OperationRecord:
     steps: list[StepRecord] = field(default_factory=list)
     # Operation-specific facts: images before and after, migrations, tables, backup...
     data: dict[str, Any] = field(default_factory=dict)
+
+    def redacted(self, redactor: Redactor) -> OperationRecord:
+        """A copy with every string in it redacted: what may be serialised and shown."""
+        fields = redactor.redact_data(asdict(self))
+        assert isinstance(fields, dict)
+        steps = [StepRecord(**step) for step in fields.pop("steps")]
+        return replace(self, **fields, steps=steps)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False, default=str)
@@ -86,14 +93,11 @@ def _markdown_value(value: Any) -> str:
 def write_manifest(
     record: OperationRecord, directory: Path, markdown_name: str, redactor: Redactor
 ) -> tuple[Path, Path]:
-    """Write manifest.json and the Markdown manifest atomically, secrets masked."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in (("manifest.json", record.to_json()),
-                       (markdown_name, record.to_markdown())):
-        path = directory / name
-        temporary = directory / f".{name}.tmp"
-        temporary.write_text(redactor.redact(text), encoding="utf-8")
-        os.replace(temporary, path)
-        written.append(path)
-    return written[0], written[1]
+    """Write manifest.json and the Markdown manifest atomically and owner-only (0600 in a
+    0700 directory). Values are redacted before they are serialised; the text once more."""
+    private_dir(directory)
+    shown = record.redacted(redactor)
+    json_path, markdown_path = directory / "manifest.json", directory / markdown_name
+    write_private_text(json_path, redactor.redact(shown.to_json()))
+    write_private_text(markdown_path, redactor.redact(shown.to_markdown()))
+    return json_path, markdown_path

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from operations.config import Database
 from operations.core.commands import CommandLog, CommandResult
+from operations.core.files import private_binary, private_dir
 from operations.engine.compose import Compose
 
 log = logging.getLogger("cutover.backup")
@@ -47,7 +48,7 @@ def _stream(argv: list[str], *, stdin: Path | None, stdout: Path | None, timeout
     log.info("run: %s", " ".join(argv))
     started = time.monotonic()
     source = stdin.open("rb") if stdin is not None else subprocess.DEVNULL
-    sink = stdout.open("wb") if stdout is not None else subprocess.PIPE
+    sink = private_binary(stdout) if stdout is not None else subprocess.PIPE
     try:
         done = subprocess.run(argv, stdin=source, stdout=sink, stderr=subprocess.PIPE,
                               timeout=timeout, check=False)
@@ -78,7 +79,7 @@ def sha256_file(path: Path) -> str:
 def dump_database(compose: Compose, service: str, database: Database, path: Path,
                   record: CommandLog | None = None) -> Backup:
     """pg_dump -Fc through the database container into `path`, then verify it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # a whole database: the owner's only (0700, the dump 0600)
     # The container's local socket: the server's own tools, the server's own version.
     dump = [*compose.base_argv, "exec", "-T", service, "pg_dump", "--format=custom",
             "--username", database.user, "--dbname", database.name]

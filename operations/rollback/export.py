@@ -33,6 +33,7 @@ from psycopg.abc import PQGen
 from psycopg.errors import error_from_result
 from psycopg.waiting import Wait
 
+from operations.core.files import private_binary, private_dir
 from operations.db.postgres import last_line
 
 # Blocks of at least this size (plus one row) go to the file and the hash. Small enough to
@@ -203,7 +204,7 @@ def copy_table(conn: Connection, table: str, column: str, path: Path) -> TableEx
     `rows` is what the server says it sent. Call grow_read_buffer on `conn` first."""
     # cursor.copy sends the statement and, if the loop raises, cancels and drains the
     # COPY; the loop itself reads below psycopg's Copy object, on the same libpq conn.
-    with (conn.cursor() as cursor, path.open("wb") as handle,
+    with (conn.cursor() as cursor, private_binary(path) as handle,
           cursor.copy(copy_statement(table, column))):
         out = _HashingFile(handle)
         block = bytearray()
@@ -291,7 +292,7 @@ def export_tables(
     the files written so far are removed: the directory holds a checked export or none.
     `warn` hears what went otherwise than planned (default: an ExportWarning)."""
     warn = warn or _warn
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)  # personal data: the owner's only (0700, files 0600)
     conn = connect()
     counter: SnapshotCounter | None = None
     exported: list[TableExport] = []
