@@ -26,9 +26,12 @@ def test_payload_has_text_and_blocks_with_every_fact():
     assert set(message) == {"text", "blocks"}
     everything = message["text"] + json.dumps(message["blocks"])
     for fact in ("freshtrack-demo", "alice", "checkout broken", "2026-01-23T12:00:00+00:00",
-                 "sensor_readings", "12", "alerts", "/r/ROLLBACK_MANIFEST.md", "CHG-7"):
+                 "sensor_readings", "alerts", "/r/ROLLBACK_MANIFEST.md", "CHG-7"):
         assert fact in everything, fact
+    # Each count beside its table (a bare "12" would also match the time's "T12:00").
     assert "sensor_readings: 12, alerts: 0" in message["text"]
+    blocks = json.dumps(message["blocks"], ensure_ascii=False)
+    assert "• `sensor_readings`: 12 rows" in blocks and "• `alerts`: 0 rows" in blocks
     assert all(isinstance(block, dict) and "type" in block for block in message["blocks"])
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -136,5 +135,17 @@ def test_a_missing_secret_says_how_to_create_it() -> None:
     ]
 
 
-def test_stack_paths_are_the_ones_checked() -> None:
-    assert str(Path(FakeFacts().stack.secrets_path) / "jwt_secret") == SECRET
+def test_the_secret_is_looked_for_in_the_stacks_own_secrets_dir() -> None:
+    other = Stack(project_dir="/opt/other", project_name="mine", compose_files=("compose.yaml",),
+                  secrets_dir="keys", required_secrets=("jwt_secret",))
+    path = "/opt/other/keys/jwt_secret"
+    elsewhere = FakeFacts(stack=other, found={SECRET: FileFacts(SECRET, 44, 0o600, "root",
+                                                                "regular file")},
+                          nonblank={SECRET: True})
+    assert checks.secret(elsewhere, "jwt_secret").problems == [  # type: ignore[arg-type]
+        f"secret 'jwt_secret' is missing: {path} (write the value to it, then "
+        f"`chmod 600 {path}`)"]
+    there = FakeFacts(stack=other, found={path: FileFacts(path, 44, 0o600, "root",
+                                                          "regular file")},
+                      nonblank={path: True})
+    assert checks.secret(there, "jwt_secret").problems == []  # type: ignore[arg-type]
