@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 
 import msgspec
+
+# The env file compose reads by itself when none is given.
+DEFAULT_ENV_FILE = ".env"
+# Where secret files usually live; without [stack] secrets_dir its files are still
+# registered with the redactor when it exists, but no check asks for it.
+DEFAULT_SECRETS_DIR = "secrets"
 
 
 class ConfigError(Exception):
@@ -30,10 +37,13 @@ class Stack(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     project_dir: str
     project_name: str
     compose_files: tuple[str, ...]
-    env_file: str = ".env.production"
+    # "" = no env file of its own: compose's default `.env` is used when it exists.
+    env_file: str = ""
     required_env: tuple[str, ...] = ()
-    secrets_dir: str = "secrets"
-    required_secrets: tuple[str, ...] = ()
+    # "" = no secrets dir: the secret files are those the compose files name (`secrets:`).
+    secrets_dir: str = ""
+    # Names of files in secrets_dir; None = derived from compose's file-based `secrets:`.
+    required_secrets: tuple[str, ...] | None = None
     # Sensitive env variables: their values are redacted like secrets.
     sensitive_env: tuple[str, ...] = ()
     state_dir: str = ".cutover"
@@ -48,20 +58,49 @@ class Stack(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
     @property
     def env_path(self) -> Path:
-        return self.dir / self.env_file
+        return self.dir / (self.env_file or DEFAULT_ENV_FILE)
 
     @property
     def secrets_path(self) -> Path:
-        return self.dir / self.secrets_dir
+        return self.dir / (self.secrets_dir or DEFAULT_SECRETS_DIR)
 
     @property
     def state_path(self) -> Path:
         return self.dir / self.state_dir
 
 
+class Waiver(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A failing preflight check accepted until `expires` (it is reported, not blocking)."""
+
+    # The check's item name (`test_port[port 8080]`) or its node id.
+    check: str
+    reason: str
+    ticket: str
+    expires: date
+
+
 class Preflight(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     min_free_disk_gb: float = 5.0
-    ports: tuple[int, ...] = ()
+    # Host ports to check; None = the ports the compose files publish.
+    ports: tuple[int, ...] | None = None
+    waivers: tuple[Waiver, ...] = ()
+
+
+# A JSON field's expected value, typed as in TOML: `ok = true`, `count = 3`, `status = "up"`.
+JsonValue = str | int | float | bool
+
+
+class Probe(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One HTTP check of the running stack (operations/core/probes.py runs it)."""
+
+    name: str
+    url: str
+    # 0 = any 2xx.
+    expect_status: int = 0
+    # A text the body must contain ("" = any body).
+    expect_text: str = ""
+    # JSON fields (dotted paths reach nested ones) and their values.
+    expect_json: dict[str, JsonValue] = msgspec.field(default_factory=dict)
 
 
 class Proxy(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -69,10 +108,9 @@ class Proxy(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
     # The compose service of the proxy (e.g. "caddy").
     service: str
-    # Run in the proxy's container with `upstreams_env` set to the upstream list
-    # ("<container>:<port> ..."); it must reload gracefully (in-flight requests finish).
+    # Run in the proxy's container with CUTOVER_UPSTREAMS_<SERVICE> set to the upstream
+    # list ("<container>:<port> ..."); it must reload gracefully (in-flight requests finish).
     reload_command: tuple[str, ...]
-    upstreams_env: str = "CUTOVER_UPSTREAMS"
     # Service -> the container port the proxy sends it traffic on.
     upstreams: dict[str, int] = msgspec.field(default_factory=dict)
     # A JSON access log (one object per line, a "status" field) on the proxy's stdout:
@@ -81,16 +119,29 @@ class Proxy(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 class Deploy(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    build_services: tuple[str, ...] = ()
-    build_target: str = "production"
-    database_service: str = "postgres"
-    # Run as `docker compose run --rm <migration_service> <migration_command...>`.
-    migration_service: str = "backend"
-    migration_command: tuple[str, ...] = ("migrate",)
-    health_url: str
-    health_expect: dict[str, str] = msgspec.field(default_factory=dict)
-    ready_url: str
-    ready_expect: dict[str, str] = msgspec.field(default_factory=dict)
+    # None = the services with a `build:` section in the compose files.
+    build_services: tuple[str, ...] | None = None
+    # The build stage every built service must name ("" = not checked).
+    build_target: str = ""
+    # "" = no database: the migration runs without starting one first.
+    database_service: str = ""
+    # Run as `docker compose run --rm <migration_service> <migration_command...>`;
+    # "" = no migration (the deploy's migrate step is skipped).
+    migration_service: str = ""
+    migration_command: tuple[str, ...] = ()
+    # "" = no health probe: the deploy relies on the containers' Docker healthchecks.
+    health_url: str = ""
+    health_expect: dict[str, JsonValue] = msgspec.field(default_factory=dict)
+    ready_url: str = ""
+    ready_expect: dict[str, JsonValue] = msgspec.field(default_factory=dict)
+    probes: tuple[Probe, ...] = ()
+
+    def all_probes(self) -> tuple[Probe, ...]:
+        """Every probe: health_url as "health", ready_url as "ready", then [[deploy.probes]]."""
+        named = [Probe(name=name, url=url, expect_json=expect) for name, url, expect in (
+            ("health", self.health_url, self.health_expect),
+            ("ready", self.ready_url, self.ready_expect)) if url]
+        return (*named, *self.probes)
     health_timeout_s: float = 90.0
     database_timeout_s: float = 60.0
     log_lines_on_failure: int = 200
@@ -122,7 +173,8 @@ class Rollback(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     stop_services: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
     timestamp_column: str = "created_at"
-    database: Database
+    # None = no database: the export and backup steps are skipped.
+    database: Database | None = None
     dns_guidance: str = ""
     # Where exports and the backup go: "" = the run directory's export/; otherwise a
     # directory (relative to the target file) that gets one sub-directory per run.
@@ -149,8 +201,8 @@ class Target(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     target: TargetInfo
     stack: Stack
     preflight: Preflight = msgspec.field(default_factory=Preflight)
-    deploy: Deploy
-    rollback: Rollback
+    deploy: Deploy = msgspec.field(default_factory=Deploy)
+    rollback: Rollback = msgspec.field(default_factory=Rollback)
     notify: Notify = msgspec.field(default_factory=Notify)
     hooks: Hooks = msgspec.field(default_factory=Hooks)
     # Where the file was read from; set by load_target, not by the file.
@@ -184,8 +236,31 @@ def _resolve(stack: Stack, base: Path, source: Path) -> Stack:
     return msgspec.structs.replace(stack, project_dir=str(project_dir))
 
 
-def load_target(path: Path) -> Target:
-    """Read and validate a target file; raise ConfigError naming the file and the key."""
+def _check_probes(deploy: Deploy, source: Path) -> None:
+    # health_url and ready_url come first, so a second use of a name is in [[deploy.probes]].
+    seen = {probe.name for probe in deploy.all_probes()[:-len(deploy.probes) or None]}
+    for index, probe in enumerate(deploy.probes):
+        if probe.name in seen:
+            raise ConfigError(
+                f"{source}: deploy.probes[{index}].name: probe {probe.name!r} is named twice "
+                "(health_url and ready_url are the probes 'health' and 'ready'; rename it)")
+        seen.add(probe.name)
+
+
+def _check_waivers(preflight: Preflight, source: Path, today: date) -> None:
+    for index, waiver in enumerate(preflight.waivers):
+        if waiver.expires < today:
+            raise ConfigError(
+                f"{source}: preflight.waivers[{index}]: the waiver of {waiver.check!r} "
+                f"(ticket {waiver.ticket}) expired on {waiver.expires.isoformat()} (fix the "
+                "check, or renew the waiver with a later expires date)")
+
+
+def load_target(path: Path, today: date | None = None) -> Target:
+    """Read and validate a target file; raise ConfigError naming the file and the key.
+
+    `today` decides which waivers have expired (default: the local date).
+    """
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -201,5 +276,7 @@ def load_target(path: Path) -> Target:
         raise ConfigError(f"{path}: {key}: {what}") from None
     if target.source:
         raise ConfigError(f"{path}: source: unknown key")
+    _check_probes(target.deploy, path)
+    _check_waivers(target.preflight, path, today or date.today())
     stack = _resolve(target.stack, path.resolve().parent, path)
     return msgspec.structs.replace(target, stack=stack, source=str(path))

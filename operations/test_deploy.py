@@ -2,27 +2,45 @@
 
 The phase gate (fixtures/gate.py) runs them in file order after the preflight checks,
 blocks them all when a check failed, and marks the rest `not run` after a failed step.
+
+A deploy never leaves production worse than it found it: the new release's containers
+start beside the old ones and take traffic only once healthy (operations/deploy/switch.py);
+a release that fails its switch, its verification or its watch window is taken out again
+and the previous one serves, as one unit.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from fixtures.deploy import DeployFacts, LockHolder
+from fixtures.deploy import (
+    DeployFacts,
+    LockHolder,
+    SwitchHolder,
+    release_to_restore,
+)
 from fixtures.evidence import Evidence, fail
+from fixtures.extensions import OperatorHook, release_ready
 from fixtures.gate import operator_name
 from fixtures.reporting import run_dir
+from fixtures.target import read_env_file
 from operations.config import Target
 from operations.core import http_checks
-from operations.deploy import lock
+from operations.deploy import lock, releases
 from operations.deploy import steps as deploy
 from operations.deploy.history import write_last_deploy
+from operations.deploy.plan import plan_release
+from operations.deploy.switch import SwitchError, Switchover
+from operations.deploy.watch import AccessLog, watch
+from operations.engine import docker
 from operations.engine.compose import Compose, ComposeError
-from operations.engine.containers import current_release, tagged_image_ids
+from operations.engine.containers import current_release, image_digests, tagged_image_ids
 from operations.record.manifest import OperationRecord
+from operations.record.versions import git_revision
 
 OPERATION = "deploy"
 pytestmark = pytest.mark.deploy
@@ -39,15 +57,18 @@ def _attach_logs(compose: Compose, target: Target, evidence: Evidence,
         evidence.add_text(f"logs {name} (last {lines} lines)", text or "(no output)")
 
 
-def _services_not_up(compose: Compose) -> list[str]:
-    try:
-        return [p.service for p in deploy.service_problems(compose)]
-    except ComposeError:
-        return compose.services()
+def _attach_container_logs(target: Target, evidence: Evidence, names: list[str]) -> None:
+    lines = target.deploy.log_lines_on_failure
+    for name in names:
+        result = docker.logs(name, lines)
+        evidence.add_text(f"logs {name} (last {lines} lines)",
+                          (result.stdout + result.stderr) or "(no output)")
 
 
 def _version(target: Target) -> str:
     """What the health URL says the running version is (one short probe)."""
+    if not target.deploy.health_url:
+        return "(no health URL)"
     answer = http_checks.get(target.deploy.health_url, timeout=2.0)
     body = answer.json
     if isinstance(body, dict) and "version" in body:
@@ -59,9 +80,22 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _plan_only(config: pytest.Config) -> None:
+    if config.getoption("plan"):
+        pytest.skip("--plan: nothing on the target is touched")
+
+
+def _release_env_value(target: Target) -> str:
+    name = target.deploy.release_env
+    if not name:
+        return ""
+    return os.environ.get(name) or read_env_file(target.stack.env_path).get(name, "")
+
+
 def test_acquire_lock(deploy_lock: LockHolder, pytestconfig: pytest.Config,
                       operation: OperationRecord, evidence: Evidence) -> None:
     """Acquire the deploy lock."""
+    _plan_only(pytestconfig)
     info = lock.new_lock(operator_name(), pytestconfig.getoption("ticket") or "", OPERATION,
                          _now())
     try:
@@ -80,14 +114,9 @@ def test_acquire_lock(deploy_lock: LockHolder, pytestconfig: pytest.Config,
     evidence.add_text("deploy lock", f"{deploy_lock.path}: {info.describe()}")
 
 
-def test_pre_deploy_hook(operator_hook, deploy_facts: DeployFacts) -> None:
-    """Run the pre-deploy hook."""
-    operator_hook("pre_deploy", release=getattr(deploy_facts, "release_id", ""),
-                  previous_release=getattr(deploy_facts, "previous_release_id", ""))
-
-
 def test_record_running_release(step_compose: Compose, target: Target, evidence: Evidence,
-                                operation: OperationRecord, deploy_facts: DeployFacts) -> None:
+                                operation: OperationRecord, deploy_facts: DeployFacts,
+                                pytestconfig: pytest.Config) -> None:
     """Record the running release."""
     try:
         before = current_release(step_compose)
@@ -95,19 +124,41 @@ def test_record_running_release(step_compose: Compose, target: Target, evidence:
         fail(f"cannot read the running release of project "
              f"{target.stack.project_name!r}: {exc} (is the Docker engine up?)")
     deploy_facts.before = before
+    history = releases.load(target.stack.state_path)
+    deploy_facts.previous_release = releases.serving(history) if before.services else None
+    restoring = release_to_restore(pytestconfig)
+    deploy_facts.release_id = restoring.id if restoring else releases.release_id(
+        _release_env_value(target), git_revision(target.stack.dir).split()[0],
+        before.config_sha256)
+    operation.data["release"] = deploy_facts.release_id
+    operation.data["previous_release"] = deploy_facts.previous_release_id or "(none recorded)"
     operation.data["release_before"] = {
         "version": _version(target) if before.services else "(nothing running)",
         "config_sha256": before.config_sha256,
     }
     operation.data["images_before"] = before.rows()
     evidence.add_text("running release", "\n".join(
-        [f"compose config sha256 {before.config_sha256}",
-         *(f"{s.service}: {s.container} {s.state} {s.image_id}" for s in before.services)]
-        ) or "(nothing running)")
+        [f"release {deploy_facts.previous_release_id or '(none recorded)'}, "
+         f"compose config sha256 {before.config_sha256}",
+         *(f"{s.service}: {s.container} {s.state} {s.image_id}" for s in before.services)]))
+    evidence.add_text("new release", deploy_facts.release_id + (
+        f" (putting back kept release {restoring.describe()})" if restoring else ""))
 
 
-def test_pull(step_compose: Compose, evidence: Evidence) -> None:
+def test_pre_deploy_hook(operator_hook: OperatorHook, deploy_facts: DeployFacts,
+                         pytestconfig: pytest.Config) -> None:
+    """Run the pre-deploy hook."""
+    _plan_only(pytestconfig)
+    operator_hook("pre_deploy", release=deploy_facts.release_id,
+                  previous_release=deploy_facts.previous_release_id)
+
+
+def test_pull(step_compose: Compose, evidence: Evidence, pytestconfig: pytest.Config) -> None:
     """Pull the images that are not built here."""
+    _plan_only(pytestconfig)
+    if release_to_restore(pytestconfig):
+        pytest.skip("--release: the kept release's images are on the engine; nothing is "
+                    "pulled")
     try:
         to_pull = deploy.images_to_pull(step_compose)
     except ComposeError as exc:
@@ -124,13 +175,30 @@ def test_pull(step_compose: Compose, evidence: Evidence) -> None:
                       DeployWarning)
 
 
-def test_build(step_compose: Compose, target: Target, pytestconfig: pytest.Config) -> None:
+def test_build(step_compose: Compose, target: Target, pytestconfig: pytest.Config,
+               deploy_facts: DeployFacts, evidence: Evidence) -> None:
     """Build the images."""
-    services = list(target.deploy.build_services)
+    _plan_only(pytestconfig)
+    restoring = release_to_restore(pytestconfig)
+    if restoring:
+        _restore_images(step_compose, restoring, evidence)
+        pytest.skip(f"--release {restoring.id}: its kept images are tagged back; "
+                    "nothing is built")
     if pytestconfig.getoption("no_build"):
         pytest.skip("--no-build: deploying the images already built")
+    from operations.preflight.derived import derive  # the one home of "built here"
+
+    configured = target.deploy.build_services
+    try:
+        services = list(configured if configured is not None
+                        else derive(step_compose.config_json()).built)
+    except ComposeError as exc:
+        fail(f"cannot tell which services are built here: {exc} (fix the compose files, "
+             "or list them in [deploy] build_services)")
     if not services:
-        pytest.skip("[deploy] build_services is empty: nothing is built here")
+        pytest.skip("[deploy] build_services is empty: nothing is built here"
+                    if configured is not None else
+                    "no service has a build: section: nothing is built here")
     wrong = _wrong_build_targets(step_compose, services, target.deploy.build_target)
     if wrong:
         fail(f"build target is not {target.deploy.build_target!r}: {'; '.join(wrong)} "
@@ -139,6 +207,22 @@ def test_build(step_compose: Compose, target: Target, pytestconfig: pytest.Confi
     if not result.ok:
         fail(f"build of {', '.join(services)} failed, nothing was changed: "
              f"{result.describe()}")
+    tags = deploy.tag_release(step_compose, services, releases.image_tag(
+        deploy_facts.release_id))
+    deploy_facts.tags = tags
+    evidence.add_text("release tags", "\n".join(f"{s}: {t}" for s, t in tags.items()))
+
+
+def _restore_images(compose: Compose, restoring: releases.ReleaseRecord,
+                    evidence: Evidence) -> None:
+    """Tag a kept release's images as the names compose runs (no build, no pull)."""
+    for service, image in sorted(restoring.images.items()):
+        result = docker.tag(image.image_id, image.image, compose.record)
+        if not result.ok:
+            fail(f"--release {restoring.id}: cannot tag {image.image_id[:19]} as "
+                 f"{image.image} for {service}: {result.describe()}")
+    evidence.add_text("kept images", "\n".join(
+        f"{s}: {i.image} = {i.image_id}" for s, i in sorted(restoring.images.items())))
 
 
 def _wrong_build_targets(compose: Compose, services: list[str], wanted: str) -> list[str]:
@@ -149,19 +233,33 @@ def _wrong_build_targets(compose: Compose, services: list[str], wanted: str) -> 
 
 
 def test_migrate(step_compose: Compose, target: Target, evidence: Evidence,
-                 operation: OperationRecord, deploy_facts: DeployFacts) -> None:
+                 operation: OperationRecord, deploy_facts: DeployFacts,
+                 pytestconfig: pytest.Config) -> None:
     """Migrate the database."""
+    _plan_only(pytestconfig)
+    restoring = release_to_restore(pytestconfig)
+    if restoring:
+        later = releases.migrations_since(releases.load(target.stack.state_path), restoring)
+        note = (f"the schema stays as it is: {', '.join(later)} applied after {restoring.id} "
+                "are not undone" if later else "no migration was applied after it")
+        operation.data["schema_note"] = note
+        pytest.skip(f"--release {restoring.id}: no migration runs ({note})")
     settings = target.deploy
+    if not settings.migration_service:
+        pytest.skip("no [deploy] migration_service: the target has no migration to run")
     database = settings.database_service
-    started = deploy.start_database(step_compose, database)
-    if not started.ok:
-        fail(f"cannot start the database service {database!r}: {started.describe()}")
-    waited = deploy.wait_database(step_compose, database, settings.database_timeout_s)
-    evidence.add_text("database wait", waited.describe())
-    if not waited.done:
-        _attach_logs(step_compose, target, evidence, [database])
-        fail(f"database service {database!r} not ready: {waited.describe()} "
-             "(its logs are attached; no app container was changed)")
+    if not database:
+        evidence.add_text("database", "no [deploy] database_service: none is started first")
+    else:
+        started = deploy.start_database(step_compose, database)
+        if not started.ok:
+            fail(f"cannot start the database service {database!r}: {started.describe()}")
+        waited = deploy.wait_database(step_compose, database, settings.database_timeout_s)
+        evidence.add_text("database wait", waited.describe())
+        if not waited.done:
+            _attach_logs(step_compose, target, evidence, [database])
+            fail(f"database service {database!r} not ready: {waited.describe()} "
+                 "(its logs are attached; no app container was changed)")
     result = deploy.migrate(step_compose, settings.migration_service,
                             settings.migration_command)
     deploy_facts.migrations = deploy.applied_migrations(result.stdout)
@@ -171,95 +269,230 @@ def test_migrate(step_compose: Compose, target: Target, evidence: Evidence,
              f"{result.describe()} (fix the migration, then rerun)")
 
 
-def test_start_services(step_compose: Compose, operation: OperationRecord,
-                        deploy_facts: DeployFacts) -> None:
-    """Start the services."""
+def test_plan(step_compose: Compose, target: Target, evidence: Evidence,
+              operation: OperationRecord, deploy_facts: DeployFacts,
+              pytestconfig: pytest.Config) -> None:
+    """Plan the switch."""
+    services: dict[str, Any] = step_compose.config_json().get("services") or {}
+    planning = bool(pytestconfig.getoption("plan"))
     try:
-        deploy_facts.built = tagged_image_ids(step_compose, step_compose.services())
-    except ComposeError as exc:
-        fail(f"an image to start is missing: {exc} (build it, or drop --no-build)")
+        images: dict[str, str | None] = dict(tagged_image_ids(step_compose, list(services)))
+    except ComposeError:
+        if not planning:
+            fail("an image to start is missing (build it, or drop --no-build)")
+        images = {}
+    if planning and not pytestconfig.getoption("no_build"):
+        for name in target.deploy.build_services:
+            images[name] = None  # the build decides
+    running = {name: docker.service_containers(target.stack.project_name, name)
+               for name in services}
+    deploy_facts.plans = plan_release(target, services, step_compose.config_hashes(),
+                                      images, running)
+    deploy_facts.built = {k: v for k, v in images.items() if v}
+    lines = [plan.describe() for plan in deploy_facts.plans]
+    lines.append(f"revert to: {deploy_facts.previous_release_id or '(no recorded release)'}")
+    if "schema_note" in operation.data:
+        lines.append(f"schema: {operation.data['schema_note']}")
+    elif planning:
+        lines.append(f"migrations: `{target.deploy.migration_service} "
+                     f"{' '.join(target.deploy.migration_command)}` runs before the switch")
+    operation.data["plan"] = lines
     operation.data["images_to_run"] = deploy_facts.built
+    evidence.add_text("plan", "\n".join(lines))
+    interrupted = [p for p in deploy_facts.plans if p.action == "stop-first"]
+    for plan in interrupted:
+        evidence.warn(f"{plan.service} is switched stop-first: it is interrupted while it "
+                      f"restarts ({plan.why})", DeployWarning)
+    if planning:
+        reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("\ncutover plan for release " + deploy_facts.release_id)
+            for line in lines:
+                reporter.write_line("  " + line)
+
+
+def test_switch(step_compose: Compose, target: Target, evidence: Evidence,
+                operation: OperationRecord, deploy_facts: DeployFacts,
+                switch_holder: SwitchHolder, pytestconfig: pytest.Config) -> None:
+    """Switch to the new release."""
+    _plan_only(pytestconfig)
+    if not any(p.changes for p in deploy_facts.plans):
+        operation.data["serving"] = deploy_facts.release_id
+        pytest.skip("every service runs the new image and config already: nothing to switch")
+    switchover = Switchover(step_compose, target, deploy_facts.plans,
+                            record=step_compose.record)
+    switch_holder.switchover = switchover
     deploy_facts.cutover_at = _now()
-    result = deploy.start_services(step_compose)
-    if not result.ok:
-        fail(f"starting the services failed: {result.describe()}")
+    try:
+        switchover.switch(lambda: release_ready(pytestconfig, deploy_facts.release_id,
+                                                deploy_facts))
+    except SwitchError as exc:
+        _revert(switchover, str(exc), target, evidence, operation, deploy_facts)
+    finally:
+        evidence.add_text("switch", "\n".join(switchover.journal))
+    operation.data["serving"] = deploy_facts.release_id
 
 
-def test_wait_healthy(step_compose: Compose, target: Target, evidence: Evidence,
-                      operation: OperationRecord) -> None:
-    """Wait until the health URL answers healthy."""
-    settings = target.deploy
-    polls: list[dict[str, object]] = []
-    operation.data["health_polls"] = polls  # the report's timeline draws each one
-    result, answer = deploy.wait_healthy(settings.health_url, settings.health_expect,
-                                         settings.health_timeout_s, polls=polls)
-    evidence.add_text("health wait", result.describe())
-    evidence.add_text(f"last GET {settings.health_url}", answer.evidence())
-    if not result.done:
-        _attach_logs(step_compose, target, evidence, _services_not_up(step_compose))
-        fail(f"{settings.health_url} did not answer healthy within "
-             f"{settings.health_timeout_s:.0f}s ({result.attempts} probes); last response: "
-             f"{answer.describe()} (container logs attached)")
+def _revert(switchover: Switchover, reason: str, target: Target, evidence: Evidence,
+            operation: OperationRecord, facts: DeployFacts) -> None:
+    """Take the new release out; fail the step with why, and what serves now."""
+    new = [name for names in switchover.new.values() for name in names]
+    _attach_container_logs(target, evidence, new)
+    problems = switchover.revert(reason)
+    previous = facts.previous_release_id or "the previous containers"
+    facts.reverted = reason
+    operation.data["reverted"] = reason
+    operation.data["serving"] = previous
+    evidence.add_text("revert", "\n".join(switchover.journal))
+    tail = f"\nproblems during the revert: {'; '.join(problems)}" if problems else ""
+    fail(f"reverted: {reason}; serving {previous}{tail} (the new release's logs are "
+         "attached)")
 
 
 def test_verify(step_compose: Compose, target: Target, evidence: Evidence,
-                deploy_facts: DeployFacts) -> None:
+                operation: OperationRecord, deploy_facts: DeployFacts,
+                switch_holder: SwitchHolder, pytestconfig: pytest.Config) -> None:
     """Verify health, readiness, containers and images."""
+    _plan_only(pytestconfig)
     settings = target.deploy
     problems: list[str] = []
     for url, expect in ((settings.health_url, settings.health_expect),
                         (settings.ready_url, settings.ready_expect)):
+        if not url:
+            continue
         answer = http_checks.get(url)
         evidence.add_text(f"GET {url}", answer.evidence())
         problems += [f"{url}: {p}" for p in http_checks.mismatches(answer, expect)]
-    waited, not_up = deploy.wait_services_up(step_compose, settings.health_timeout_s)
+    switchover = switch_holder.switchover
+    retired = {n for names in (switchover.old.values() if switchover else ()) for n in names}
+    waited, not_up = deploy.wait_services_up(step_compose, settings.health_timeout_s,
+                                             ignore=retired)
     evidence.add_text("services", waited.describe())
     problems += [f"service {p.service}: {p.problem}" for p in not_up]
-    running = current_release(step_compose).image_ids()
+    running = current_release(step_compose, ignore=retired).image_ids()
     problems += deploy.image_mismatches(running, deploy_facts.built)
-    if problems:
-        _attach_logs(step_compose, target, evidence, [p.service for p in not_up])
-        fail("verification failed:\n  " + "\n  ".join(problems))
+    if not problems:
+        return
+    _attach_logs(step_compose, target, evidence, [p.service for p in not_up])
+    reason = "verification failed:\n  " + "\n  ".join(problems)
+    if switchover is None:
+        fail(reason)
+    _revert(switchover, reason, target, evidence, operation, deploy_facts)
+
+
+def test_watch(target: Target, evidence: Evidence, operation: OperationRecord,
+               deploy_facts: DeployFacts, switch_holder: SwitchHolder,
+               pytestconfig: pytest.Config) -> None:
+    """Watch the new release."""
+    _plan_only(pytestconfig)
+    settings = target.deploy
+    switchover = switch_holder.switchover
+    if settings.watch_s <= 0:
+        pytest.skip("[deploy] watch_s is 0: no watch window")
+    if switchover is None or switchover.state != "switched":
+        pytest.skip("nothing was switched: nothing to watch")
+    access = _access_log(target, switchover)
+    try:
+        new = [name for names in switchover.new.values() for name in names]
+        result = watch(settings.watch_s, settings.health_url, settings.health_expect, new,
+                       access, settings.max_error_rate)
+    finally:
+        if access is not None:
+            access.close()
+    evidence.add_text("watch window", result.describe())
+    operation.data["watch"] = result.describe()
+    if not result.ok:
+        _revert(switchover, f"watch window: {result.reason}", target, evidence, operation,
+                deploy_facts)
+
+
+def _access_log(target: Target, switchover: Switchover) -> AccessLog | None:
+    proxy = target.deploy.proxy
+    if proxy is None or not proxy.access_log:
+        return None
+    running = [c for c in docker.service_containers(target.stack.project_name, proxy.service)
+               if c.state == "running"]
+    return AccessLog(running[0].name) if running else None
 
 
 def test_record_new_release(step_compose: Compose, target: Target, pytestconfig: pytest.Config,
                             operation: OperationRecord, deploy_facts: DeployFacts,
-                            evidence: Evidence) -> None:
+                            evidence: Evidence, switch_holder: SwitchHolder) -> None:
     """Record the new release."""
-    after = current_release(step_compose)
+    _plan_only(pytestconfig)
+    switchover = switch_holder.switchover
+    retired = {n for names in (switchover.old.values() if switchover else ()) for n in names}
+    after = current_release(step_compose, ignore=retired)
     # From the moment the new containers began to start: a rollback exports every row the
     # new release may have written.
     cutover_at = deploy_facts.cutover_at or _now()
     version = _version(target)
     release = {"version": version, "config_sha256": after.config_sha256,
-               "cutover_at": cutover_at}
+               "cutover_at": cutover_at, "id": deploy_facts.release_id}
     operation.data["release_after"] = release
     operation.data["images_after"] = after.rows()
-    before = deploy_facts.before
     folder = run_dir(pytestconfig)
+    history = releases.load(target.stack.state_path)
+    record = releases.ReleaseRecord(
+        id=deploy_facts.release_id, at=_now(), operator=operator_name(),
+        ticket=pytestconfig.getoption("ticket") or "", config_sha256=after.config_sha256,
+        images=_release_images(step_compose, after, deploy_facts),
+        migrations_applied=tuple(deploy_facts.migrations),
+        run_dir=str(folder) if folder else "")
+    releases.save(target.stack.state_path, releases.record_release(history, record))
     path = write_last_deploy(target.stack.state_path, {
         **release,
         "target": target.target.name,
         "project": target.stack.project_name,
-        "ticket": pytestconfig.getoption("ticket") or "",
-        "operator": operator_name(),
-        "run_dir": str(folder) if folder else "",
+        "ticket": record.ticket,
+        "operator": record.operator,
+        "run_dir": record.run_dir,
         "migrations_applied": deploy_facts.migrations,
         "services": after.rows(),
-        "previous": {**operation.data.get("release_before", {}),
-                     "services": before.rows() if before else []},
+        "previous": {"release": deploy_facts.previous_release_id,
+                     "services": deploy_facts.before.rows() if deploy_facts.before else []},
     })
-    evidence.add_text("release record", f"{path}: {version}, cutover at {cutover_at}")
+    evidence.add_text("release record", f"{path}: {deploy_facts.release_id} ({version}), "
+                      f"cutover at {cutover_at}")
 
 
-def test_post_deploy_hook(operator_hook, deploy_facts: DeployFacts) -> None:
+def _release_images(compose: Compose, after: Any,
+                    facts: DeployFacts) -> dict[str, releases.ServiceImage]:
+    ids = {s.service: s.image_id for s in after.services}
+    digests = image_digests(list(ids.values()), None)
+    config: dict[str, Any] = compose.config_json().get("services") or {}
+    project = compose.stack.project_name
+    return {service: releases.ServiceImage(
+                image=str(config.get(service, {}).get("image") or f"{project}-{service}"),
+                image_id=image_id, digests=digests.get(image_id, ()),
+                tag=facts.tags.get(service, ""))
+            for service, image_id in sorted(ids.items())}
+
+
+def test_post_deploy_hook(operator_hook: OperatorHook, deploy_facts: DeployFacts,
+                          pytestconfig: pytest.Config) -> None:
     """Run the post-deploy hook."""
-    operator_hook("post_deploy", release=getattr(deploy_facts, "release_id", ""),
-                  previous_release=getattr(deploy_facts, "previous_release_id", ""))
+    _plan_only(pytestconfig)
+    operator_hook("post_deploy", release=deploy_facts.release_id,
+                  previous_release=deploy_facts.previous_release_id)
 
 
-def test_cleanup(step_compose: Compose, evidence: Evidence) -> None:
-    """Remove dangling images."""
+def test_cleanup(step_compose: Compose, target: Target, evidence: Evidence,
+                 switch_holder: SwitchHolder, pytestconfig: pytest.Config) -> None:
+    """Retire the previous release and remove images no kept release needs."""
+    _plan_only(pytestconfig)
+    switchover = switch_holder.switchover
+    if switchover is not None:
+        for problem in switchover.commit(target.deploy.drain_s):
+            evidence.warn(f"retiring the previous release: {problem}", DeployWarning)
+        evidence.add_text("retire", "\n".join(switchover.journal))
+    kept = releases.kept(releases.load(target.stack.state_path), target.deploy.keep_releases)
+    removed, problems = deploy.remove_unkept_images(step_compose,
+                                                    releases.protected_images(kept))
+    evidence.add_text("kept releases", "\n".join(r.describe() for r in kept) or "(none)")
+    evidence.add_text("images removed", "\n".join(removed) or "(none)")
+    for problem in problems:
+        evidence.warn(f"cleanup: {problem}", DeployWarning)
     result = deploy.prune_dangling(step_compose)
     if not result.ok:
         evidence.warn(f"cleanup failed, dangling images are left: {result.describe()}",

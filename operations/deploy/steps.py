@@ -5,17 +5,21 @@ Each returns what it found; the caller turns a problem into an operator-facing f
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from operations.core import http_checks
 from operations.core.commands import CommandResult, run
 from operations.core.waits import Probe, WaitResult, wait_until
+from operations.engine import docker
 from operations.engine.compose import PROJECT_LABEL, Compose, ServiceState
 from operations.engine.containers import service_states
+from operations.engine.dockerapi import DockerAPI, EngineError
 
 PULL_TIMEOUT_S = 600.0
 UP_TIMEOUT_S = 300.0
@@ -94,8 +98,49 @@ def applied_migrations(output: str) -> list[str]:
     return _APPLIED.findall(output)
 
 
-def start_services(compose: Compose) -> CommandResult:
-    return compose("up", "--detach", "--no-build", "--remove-orphans", timeout=UP_TIMEOUT_S)
+def tag_release(compose: Compose, services: Sequence[str], tag: str) -> dict[str, str]:
+    """Tag each built service's image `<image>:<tag>` as well: a later deploy can put this
+    release back without a build. Service -> the reference tagged (failures are left out)."""
+    config: dict[str, dict[str, object]] = compose.config_json().get("services") or {}
+    project = compose.stack.project_name
+    tagged = {}
+    for service in services:
+        image = str(config.get(service, {}).get("image") or f"{project}-{service}")
+        repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+        reference = f"{repository}:{tag}"
+        if docker.tag(image, reference, compose.record).ok:
+            tagged[service] = reference
+    return tagged
+
+
+def remove_unkept_images(compose: Compose,
+                         protected: set[str]) -> tuple[list[str], list[str]]:
+    """Remove this project's images that no kept release needs and no container uses.
+
+    Only images carrying this project's compose label are candidates: the engine may be
+    shared with other stacks. Returns (removed, problems).
+    """
+    api = DockerAPI()
+    project = compose.stack.project_name
+    filters = json.dumps({"label": [f"{PROJECT_LABEL}={project}"]})
+    try:
+        images = api.get("/images/json?filters=" + quote(filters))
+        in_use = {str(c.get("ImageID", "")) for c in api.get("/containers/json?all=1")}
+    except EngineError as exc:
+        return [], [f"cannot list images: {exc}"]
+    removed, problems = [], []
+    for image in images:
+        image_id = str(image.get("Id", ""))
+        if image_id in protected or image_id in in_use:
+            continue
+        result = run(["docker", "image", "rm", "--force", image_id], timeout=PRUNE_TIMEOUT_S,
+                     record=compose.record)
+        names = ", ".join(image.get("RepoTags") or []) or "(untagged)"
+        if result.ok:
+            removed.append(f"{image_id[:19]} {names}")
+        else:
+            problems.append(f"{image_id[:19]} {names}: {result.describe()}")
+    return removed, problems
 
 
 def wait_healthy(url: str, expect: Mapping[str, str], timeout: float,
@@ -129,9 +174,14 @@ class ServiceProblem:
     problem: str
 
 
-def service_problems(compose: Compose) -> list[ServiceProblem]:
-    """Services of the config that are not running, or not healthy where they can say so."""
-    states = {s.service: s for s in service_states(compose, record=False)}
+def service_problems(compose: Compose,
+                     ignore: Collection[str] = ()) -> list[ServiceProblem]:
+    """Services of the config that are not running, or not healthy where they can say so.
+
+    `ignore`: containers out of rotation (the previous release's, kept for a revert).
+    """
+    states = {s.service: s for s in service_states(compose, record=False)
+              if s.container not in ignore}
     problems = []
     for name in compose.services():
         state = states.get(name)
@@ -142,13 +192,13 @@ def service_problems(compose: Compose) -> list[ServiceProblem]:
     return problems
 
 
-def wait_services_up(compose: Compose, timeout: float,
-                     clock: Clock = time.monotonic) -> tuple[WaitResult, list[ServiceProblem]]:
+def wait_services_up(compose: Compose, timeout: float, clock: Clock = time.monotonic,
+                     ignore: Collection[str] = ()) -> tuple[WaitResult, list[ServiceProblem]]:
     """Healthchecks run every few seconds: give a just-started service that long."""
     found: list[list[ServiceProblem]] = [[]]
 
     def probe(_left: float) -> Probe:
-        found[0] = service_problems(compose)
+        found[0] = service_problems(compose, ignore)
         text = "; ".join(f"{p.service}: {p.problem}" for p in found[0]) or "all up"
         return Probe(not found[0], text)
 

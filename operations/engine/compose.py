@@ -104,6 +104,15 @@ class Compose:
             raise ComposeError(result)
         return result.stdout.split()
 
+    def config_hashes(self) -> dict[str, str]:
+        """Service -> the config hash compose labels its containers with
+        (`com.docker.compose.config-hash`): a container whose label differs is outdated."""
+        result = self("config", "--hash", "*", record=False)
+        if not result.ok:
+            raise ComposeError(result)
+        pairs = (line.split() for line in result.stdout.splitlines() if line.strip())
+        return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
+
     def _config_key(self) -> tuple[tuple[str, int, int], ...]:
         """Path, mtime and size of every file the config is read from."""
         key = []

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
@@ -177,14 +177,16 @@ def _digests_line(found: dict[str, Any]) -> str:
     return f"{found.get('Id', '')} {json.dumps(found.get('RepoDigests') or [])}"
 
 
-def current_release(compose: Compose,
-                    states: list[ServiceState] | None = None) -> Release:
+def current_release(compose: Compose, states: list[ServiceState] | None = None,
+                    ignore: Collection[str] = ()) -> Release:
     """The running (or stopped) containers of the project and the images they run.
 
     `states`: what `service_states` just returned, when the caller has it already.
+    `ignore`: containers out of rotation (the previous release's, kept for a revert).
     """
     if states is None:
         states = service_states(compose)
+    states = [s for s in states if s.container not in ignore]
     digests = image_digests([s.image_id for s in states if s.image_id], compose.record)
     services = tuple(
         ServiceImage(service=s.service, container=s.container, state=s.state,

@@ -19,7 +19,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_DIR = REPO / "examples" / "freshtrack"
-PORT_VARIABLES = ("BACKEND_PORT", "POSTGRES_PORT", "REDIS_PORT", "PROXY_PORT")
+PORT_VARIABLES = ("POSTGRES_PORT", "REDIS_PORT", "PROXY_PORT")
+# The test copies watch a new release this long (the demo: 10 s); tests may set their own.
+TEST_WATCH_S = 2
 _NOT_COPIED = shutil.ignore_patterns("secrets", ".env.production", ".cutover", "__pycache__")
 
 
@@ -59,7 +61,9 @@ class DemoTarget:
 
     @property
     def backend_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['BACKEND_PORT']}"
+        """The running backend container's own loopback port (ephemeral: asked each time)."""
+        done = self.compose("port", "backend", "3000", timeout=30)
+        return f"http://{done.stdout.strip()}"
 
     @property
     def proxy_url(self) -> str:
@@ -129,12 +133,13 @@ def make_demo_target(root: Path) -> DemoTarget:
 def _target_text(demo: DemoTarget) -> str:
     """The repo's cutover.toml, pointed at the copy: dir, project name, ports, URLs."""
     text = (REPO / "cutover.toml").read_text()
-    backend = demo.ports["BACKEND_PORT"]
+    proxy = demo.ports["PROXY_PORT"]
     replacements = [
         (r'project_dir = "[^"]*"', f'project_dir = "{demo.stack_dir}"'),
         (r'project_name = "[^"]*"', f'project_name = "{demo.project}"'),
         (r"ports = \[[^\]]*\]", "ports = [{}]".format(", ".join(map(str, demo.ports.values())))),
-        (r"127\.0\.0\.1:3000/", f"127.0.0.1:{backend}/"),
+        (r"127\.0\.0\.1:8080/", f"127.0.0.1:{proxy}/"),
+        (r"(?m)^watch_s = .*$", f"watch_s = {TEST_WATCH_S}"),
         (r"(?m)^port = 5432$", f"port = {demo.ports['POSTGRES_PORT']}"),
     ]
     for pattern, value in replacements:

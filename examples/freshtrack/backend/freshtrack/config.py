@@ -50,6 +50,12 @@ class Settings:
         """Fault-injection hook: a version ending in -broken never reports healthy."""
         return self.app_version.endswith("-broken")
 
+    @property
+    def degrades_under_traffic(self) -> bool:
+        """Fault-injection hook: a version ending in -degrading turns healthy, then fails
+        some API requests once it has served a few (see server.App.api_fault)."""
+        return self.app_version.endswith("-degrading")
+
     def database_address(self) -> str:
         """Where the database is, for messages (never includes the password)."""
         return (

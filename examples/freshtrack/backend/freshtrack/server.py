@@ -6,6 +6,7 @@ connection, so a restarted database needs no reconnect logic here.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sys
@@ -35,6 +36,10 @@ Response = tuple[int, Any]
 # Probed every few seconds by Docker and by deploy tools: logged when their answer changes,
 # so a failing service's last log lines are its errors, not a wall of identical probes.
 PROBE_PATHS = frozenset({"/health", "/ready"})
+# A -degrading release answers every DEGRADED_EVERY-th API request with 500 once it has
+# served DEGRADE_AFTER of them: healthy on its own, failing under traffic.
+DEGRADE_AFTER = 20
+DEGRADED_EVERY = 4
 
 
 class ProbeLog:
@@ -96,6 +101,14 @@ class App:
         self.redis = redis.Redis.from_url(
             settings.redis_url, socket_timeout=1, socket_connect_timeout=1
         )
+        self._api_requests = itertools.count(1)
+
+    def api_fault(self) -> bool:
+        """Whether this API request is one a -degrading release fails."""
+        if not self.settings.degrades_under_traffic:
+            return False
+        served = next(self._api_requests)
+        return served > DEGRADE_AFTER and served % DEGRADED_EVERY == 0
 
     def health(self) -> Response:
         if self.settings.health_is_broken:
@@ -201,6 +214,8 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(405, f"{method} not allowed on {path}")
         if path.startswith("/api/"):
             app.authenticate(self.headers.get("Authorization"))
+            if app.api_fault():
+                raise ApiError(500, "injected fault (a -degrading release)")
         return routes[path][method]()
 
     def _dispatch(self, method: str) -> None:

@@ -1,0 +1,112 @@
+"""What a deploy changes: per service unchanged, switched zero-downtime, stop-first, or new.
+
+A service changes when its running container runs another image than compose has for it
+now, or was made from another service config (compose's config-hash label). Unchanged
+services are not touched. A service that cannot run twice is switched stop-first and the
+plan says why; that is an interruption of that service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from operations.config import Target
+from operations.engine.docker import Container
+
+UNCHANGED = "unchanged"
+ZERO_DOWNTIME = "zero-downtime"
+STOP_FIRST = "stop-first"
+NEW = "new"
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    service: str
+    action: str
+    why: str
+    old: tuple[str, ...] = ()  # the containers running it now
+
+    @property
+    def changes(self) -> bool:
+        return self.action != UNCHANGED
+
+    def describe(self) -> str:
+        return f"{self.service}: {self.action} ({self.why})"
+
+
+def single_instance_reason(name: str, spec: Mapping[str, Any], target: Target) -> str | None:
+    """Why a second container of this service cannot run beside the first, if it cannot."""
+    if spec.get("container_name"):
+        return f"container_name {spec['container_name']!r} is fixed"
+    if spec.get("network_mode") == "host":
+        return "network_mode: host"
+    for port in spec.get("ports") or []:
+        published = str(port.get("published") or "") if isinstance(port, dict) else ""
+        if published not in ("", "0"):
+            host = port.get("host_ip") or "0.0.0.0"
+            return f"host port {host}:{published} is fixed (publish an ephemeral one: " \
+                   f"'127.0.0.1::{port.get('target')}')"
+    if name == target.deploy.database_service:
+        return "it is the database"
+    if name in target.deploy.stop_first:
+        return "listed in [deploy] stop_first"
+    return None
+
+
+def switch_order(services: Mapping[str, Mapping[str, Any]], proxy: str | None) -> list[str]:
+    """Dependencies before their dependants (compose's depends_on); the proxy last."""
+    ordered: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in ordered or name in path or name not in services:
+            return
+        for dependency in services[name].get("depends_on") or {}:
+            visit(str(dependency), (*path, name))
+        ordered.append(name)
+
+    for name in sorted(services):
+        visit(name, ())
+    if proxy in ordered:
+        ordered.remove(proxy)
+        ordered.append(proxy)
+    return ordered
+
+
+def plan_release(target: Target, services: Mapping[str, Mapping[str, Any]],
+                 hashes: Mapping[str, str], images: Mapping[str, str | None],
+                 running: Mapping[str, Sequence[Container]]) -> list[ServicePlan]:
+    """One plan per service of the config, in switch order.
+
+    `images`: service -> the image id compose runs for it now (None: decided by a build
+    that has not happened, as under --plan).
+    """
+    proxy = target.deploy.proxy.service if target.deploy.proxy else None
+    plans = []
+    for name in switch_order(services, proxy):
+        up = [c for c in running.get(name, ()) if c.state == "running"]
+        old = tuple(c.name for c in up)
+        reason = single_instance_reason(name, services[name], target)
+        if not up:
+            plans.append(ServicePlan(name, NEW, "no container running", old))
+            continue
+        changed = _what_changed(up, hashes.get(name, ""), images.get(name))
+        if not changed:
+            plans.append(ServicePlan(name, UNCHANGED, "same image and config", old))
+        elif reason:
+            plans.append(ServicePlan(name, STOP_FIRST, f"{changed}; {reason}", old))
+        else:
+            plans.append(ServicePlan(name, ZERO_DOWNTIME, changed, old))
+    return plans
+
+
+def _what_changed(up: Sequence[Container], config_hash: str, image: str | None) -> str:
+    reasons = []
+    if image is None:
+        reasons.append("image decided by the build")
+    elif any(c.image_id != image for c in up):
+        reasons.append(f"new image {image.removeprefix('sha256:')[:12]}")
+    if any(c.config_hash != config_hash for c in up):
+        reasons.append("config changed")
+    return ", ".join(reasons)
