@@ -12,4 +12,5 @@ pytest_plugins = (
     "fixtures.rollback",
     "fixtures.summary",
     "fixtures.deploy",
+    "fixtures.signals",
 )
