@@ -68,12 +68,13 @@ def test_confirm(target, cutover_time, confirmer, operation, rollback_export_dir
     except NoTerminal as exc:
         fail(str(exc))
     rollback = target.rollback
+    data = (f"  export rows of {', '.join(rollback.tables)} created after "
+            f"{cutover.at.isoformat()} (from {cutover.source})\n"
+            f"  back up database {rollback.database.name!r} to {rollback_export_dir}\n"
+            if rollback.database else "  no [rollback.database]: nothing is exported\n")
     announce(f"Rollback of {target.target.name}; reason: {rollback_reason}\n"
              f"  stop {', '.join(rollback.stop_services)}\n"
-             f"  export rows of {', '.join(rollback.tables)} created after "
-             f"{cutover.at.isoformat()} (from {cutover.source})\n"
-             f"  back up database {rollback.database.name!r} to {rollback_export_dir}\n"
-             "  nothing is deleted")
+             f"{data}  nothing is deleted")
     _confirm(confirmer, operation, f"Proceed with the rollback of {target.target.name}?")
 
 
@@ -120,6 +121,11 @@ def test_export(target, cutover_time, confirmer, operation, evidence, db_connect
 def test_backup(target, operation, evidence, rollback_export_dir, step_compose):
     """Back up the whole database."""
     database = target.rollback.database
+    if database is None:
+        pytest.skip("no [rollback.database] in the target: no database to back up")
+    if not target.deploy.database_service:
+        fail(f"[rollback.database] is set but [deploy] database_service is not: pg_dump "
+             f"runs in the database's container (set it in {target.source})")
     path = rollback_export_dir / f"{database.name}.dump"
     try:
         backup = dump_database(step_compose, target.deploy.database_service, database, path,

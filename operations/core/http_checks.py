@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from operations.config import JsonValue
+
 # One probe never takes longer than this, whatever the wait around it allows.
 PROBE_TIMEOUT_S = 3.0
 _BODY_SHOWN = 500
@@ -96,17 +98,15 @@ def _short(exc: Exception) -> str:
     return cause.group(0) if cause else text[:300]
 
 
-def mismatches(answer: HttpAnswer, expect: Mapping[str, str]) -> list[str]:
-    """What in the answer differs from a 200 with JSON fields equal to `expect`."""
+def mismatches(answer: HttpAnswer, expect: Mapping[str, JsonValue]) -> list[str]:
+    """What in the answer differs from a 200 with a JSON object whose fields equal `expect`
+    (typed, dotted paths as in operations.core.probes; its `mismatches` takes a whole
+    probe: any 2xx, a text, or no body expectation at all)."""
+    from operations.core.probes import json_mismatches  # it builds on this module
+
     if answer.status != 200:
         return [f"expected HTTP 200, got {answer.describe()}"]
     body = answer.json
     if not isinstance(body, dict):
         return [f"expected a JSON object, got {answer.body.strip()[:_BODY_SHOWN]!r}"]
-    problems = []
-    for key, wanted in expect.items():
-        if key not in body:
-            problems.append(f"field {key!r} missing (expected {wanted!r})")
-        elif str(body[key]) != wanted:
-            problems.append(f"field {key!r} is {body[key]!r}, expected {wanted!r}")
-    return problems
+    return json_mismatches(body, expect)

@@ -39,7 +39,9 @@ def find_compose_plugin(env: Mapping[str, str] | None = None) -> Path | None:
 
 
 def compose_config(stack: Stack, plugin: Path | None) -> CommandResult:
-    return run([*compose_argv(stack, plugin), "config", "--quiet"], cwd=stack.dir,
+    """The resolved config as JSON: it validates the files as `--quiet` does, and the
+    derived values (operations.preflight.derived) come from the same one call."""
+    return run([*compose_argv(stack, plugin), "config", "--format", "json"], cwd=stack.dir,
                timeout=TIMEOUT_S)
 
 

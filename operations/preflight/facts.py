@@ -7,6 +7,7 @@ for its own answer. Errors become answers too: a check fails with them, the sess
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -20,6 +21,7 @@ from operations.config import Target
 from operations.core.commands import CommandResult
 from operations.engine.dockerapi import DockerAPI, EngineError
 from operations.preflight import compose, host
+from operations.preflight.derived import Derived, derive
 
 T = TypeVar("T")
 DEFAULT_DOCKER_ROOT = "/var/lib/docker"
@@ -106,7 +108,44 @@ class PreflightFacts:
 
     # The answers, as the checks ask for them.
     def compose_config(self) -> CommandResult:
-        return self._get("compose_config", self._compose_config)
+        """`docker compose config`, its JSON left out (the evidence names the services)."""
+        result = self._get("compose_config", self._compose_config)
+        parsed = self.compose_json()
+        shown = (f"{len(parsed.get('services') or {})} services: "
+                 + ", ".join(parsed.get("services") or {})) if parsed else ""
+        return CommandResult(result.argv, result.returncode, shown, result.stderr,
+                             result.duration_s)
+
+    def compose_json(self) -> dict[str, Any] | None:
+        """The parsed config; None when compose failed (the config check says why)."""
+        result = self._get("compose_config", self._compose_config)
+        if not result.ok:
+            return None
+        try:
+            parsed = json.loads(result.stdout)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+
+    def derived(self) -> Derived | None:
+        parsed = self.compose_json()
+        return derive(parsed) if parsed is not None else None
+
+    def ports(self) -> tuple[int, ...]:
+        """[preflight] ports, else the host ports the compose files publish."""
+        if self.target.preflight.ports is not None:
+            return self.target.preflight.ports
+        derived = self.derived()
+        return derived.ports if derived else ()
+
+    def secret_files(self) -> dict[str, str]:
+        """Secret name -> file: [stack] required_secrets in the secrets dir, else the files
+        of compose's file-based `secrets:`."""
+        if self.stack.required_secrets is not None:
+            return {name: str(self.stack.secrets_path / name)
+                    for name in self.stack.required_secrets}
+        derived = self.derived()
+        return dict(derived.secrets) if derived else {}
 
     def compose_version(self) -> CommandResult | None:
         return self._get("compose_version", self._compose_version)
@@ -164,11 +203,12 @@ class PreflightFacts:
         return self._ask(self.engine.containers)
 
     def secret_paths(self) -> list[str]:
-        return [str(self.stack.secrets_path / name) for name in self.stack.required_secrets]
+        return list(self.secret_files().values())
 
     def _files(self) -> HostFiles:
         paths = [*map(str, self.stack.compose_paths), str(self.stack.env_path),
-                 str(self.stack.secrets_path), *self.secret_paths()]
+                 *([str(self.stack.secrets_path)] if self.stack.secrets_dir else []),
+                 *self.secret_paths()]
         found, stat = host.stat_files(self.run, paths)
         present = [p for p in self.secret_paths() if p in found and found[p].is_file]
         if not present:

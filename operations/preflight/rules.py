@@ -23,6 +23,8 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     commands: list[CommandResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was seen, for the report row
+    # Why the check does not apply to this target (nothing configured or derived to check).
+    skipped: str = ""
 
     @property
     def ok(self) -> bool:
@@ -147,6 +149,9 @@ def compose_variables(facts: PreflightFacts) -> Verdict:
 
 
 def secrets_dir(facts: PreflightFacts) -> Verdict:
+    if not facts.stack.secrets_dir:
+        return Verdict(skipped="no [stack] secrets_dir: the secret files are those the "
+                               "compose files name, each checked on its own")
     files = facts.files()
     path = str(facts.stack.secrets_path)
     found = files.found.get(path)
@@ -163,7 +168,10 @@ def secrets_dir(facts: PreflightFacts) -> Verdict:
 
 def secret(facts: PreflightFacts, name: str) -> Verdict:
     files = facts.files()
-    path = str(facts.stack.secrets_path / name)
+    path = facts.secret_files().get(name)
+    if path is None:
+        return Verdict(problems=[f"secret '{name}' is no longer in the target or the compose "
+                                 "files' `secrets:` (rerun to check the current ones)"])
     found = files.found.get(path)
     verdict = Verdict(commands=list(files.commands))
     if found is None:
@@ -194,6 +202,10 @@ def env_file(facts: PreflightFacts) -> Verdict:
     result = facts.env_text()
     path = facts.stack.env_path
     required = facts.stack.required_env
+    if not result.ok and not facts.stack.env_file and not required:
+        return Verdict(skipped=f"no [stack] env_file and no {path.name} in {path.parent}: "
+                               "compose reads no env file (variables: see the compose "
+                               "variables check)")
     if not result.ok:
         error = result.stderr.strip() or f"exit {result.returncode}"
         return Verdict(commands=[_without_output(result)], problems=[

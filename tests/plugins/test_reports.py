@@ -48,7 +48,7 @@ def test_release_lock():
 def make_failed_deploy_report(cutover_project: pytest.Pytester) -> Path:
     cutover_project.mkpydir("checks")
     cutover_project.makepyfile(**{"checks/test_preflight_demo": CHECKS, "test_deploy": DEPLOY})
-    (cutover_project.path / "stack" / ".env.production").write_text("APP_VERSION=2.1.0\n")
+    (cutover_project.path / "stack" / ".env").write_text("APP_VERSION=2.1.0\n")
     result = cutover_project.runpytest("-m", "deploy", "--ticket", "CHG-42")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     return (cutover_project.path / "reports" / "latest").resolve()

@@ -35,7 +35,8 @@ class FakeFacts:
     found: dict[str, FileFacts] = field(default_factory=dict)
     nonblank: dict[str, bool] = field(default_factory=dict)
     stack: Stack = field(default_factory=lambda: Stack(
-        project_dir="/srv/stack", project_name="mine", compose_files=("compose.yaml",)))
+        project_dir="/srv/stack", project_name="mine", compose_files=("compose.yaml",),
+        env_file=".env.production", secrets_dir="secrets", required_secrets=("jwt_secret",)))
 
     def containers(self) -> EngineAnswer:
         if self.engine_error:
@@ -50,6 +51,9 @@ class FakeFacts:
 
     def files(self) -> HostFiles:
         return HostFiles(self.found, self.nonblank, (NO_COMMAND,))
+
+    def secret_files(self) -> dict[str, str]:
+        return {n: str(self.stack.secrets_path / n) for n in self.stack.required_secrets or ()}
 
 
 def port_verdict(facts: FakeFacts) -> checks.Verdict:
