@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
+from fixtures.gate import run_phases
 from fixtures.target import TARGET_KEY, config_cache
 from operations.engine.compose import Compose, ComposeError
 
@@ -13,9 +12,8 @@ CONFIG_TIMEOUT_S = 30.0
 
 
 def _may_run(config: pytest.Config) -> bool:
-    """Whether -m can select post-deploy items; asking compose costs ~0.4 s otherwise."""
-    words = set(re.findall(r"\w+", config.getoption("markexpr") or ""))
-    return not words or bool(words & {"postdeploy", "deploy"})
+    """Whether the run has post-deploy items; asking compose costs ~0.4 s otherwise."""
+    return "postdeploy" in run_phases(config).phases
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -87,12 +87,64 @@ def test_schema_rejects_what_ci_servers_cannot_read(deploy_run, tmp_path):
 
 def test_summary_md_states_outcome_counts_failures_and_links(deploy_run):
     summary = (deploy_run / "summary.md").read_text()
-    assert summary.startswith("# cutover deploy: FAILED (plugin-test)")
+    assert summary.startswith("# cutover deploy: FAILED (plugin-test)\n\n"
+                              "deploy: FAILED by 1 deploy step failure: "
+                              "step 'Migrate the database': migration failed: `sh -c")
     assert "- **Ticket:** CHG-42" in summary
-    assert "- **Results:** 1 failed, 5 passed (exit status 1)" in summary
+    assert "- **Results:** 5 passed, 1 failed (exit status 1)" in summary
     assert "- `deploy: Migrate the database`: migration failed: `sh -c" in summary
     for name in ("report.html", "junit.xml", "run.log", "manifest.json", "DEPLOY_MANIFEST.md"):
         assert f"- [{name}]({name})" in summary
+
+
+def test_summary_md_ends_with_how_to_watch_verify_and_put_back(deploy_run):
+    summary = (deploy_run / "summary.md").read_text()
+    steps = summary.split("\n## Next steps\n\n")[-1].splitlines()
+    assert [line.split(":")[0] for line in steps] == [
+        "- Fix the failures above; the manifest says how far the deploy got.",
+        "- Watch it", "- Verify it", "- Put the previous release back"]
+    assert " --project-name plugintest " in steps[1] and " logs --follow " in steps[1]
+    assert steps[2].endswith("`pytest -m postdeploy`")
+    assert steps[3].endswith("`pytest -m deploy --release previous`")
+
+
+BLOCKING_CHECKS = CHECKS.replace("def test_disk():", '''def test_jwt_secret_filled():
+    pytest.fail("secret 'jwt_secret' is empty: stack/secrets/jwt_secret (write the value, "
+                "then rerun)", pytrace=False)
+
+def test_disk():''')
+
+POSTDEPLOY = """
+import pytest
+pytestmark = pytest.mark.postdeploy
+
+def test_health():
+    pass
+"""
+
+
+def test_a_blocked_deploy_leads_with_its_cause_then_counts_the_consequences(cutover_project):
+    cutover_project.mkpydir("checks")
+    cutover_project.makepyfile(**{"checks/test_preflight_demo": BLOCKING_CHECKS,
+                                  "checks/test_postdeploy_demo": POSTDEPLOY,
+                                  "test_deploy": DEPLOY})
+    result = cutover_project.runpytest("-m", "deploy")
+    result.assert_outcomes(passed=4, failed=4)  # 1 cause; 2 steps and 1 check held
+    expected = ("deploy: BLOCKED by 1 preflight failure: secret 'jwt_secret' is empty: "
+                "stack/secrets/jwt_secret (write the value, then rerun); nothing on the "
+                "target was touched; 2 steps and 1 check not run")
+    assert result.outlines[-1] == expected, "the terminal's last line leads with the cause"
+    summary = (cutover_project.path / "reports" / "latest" / "summary.md").read_text()
+    assert summary.startswith(f"# cutover deploy: BLOCKED (plugin-test)\n\n{expected}\n")
+    assert "- **Results:** 4 passed, 1 failed, 3 not run (exit status 1)" in summary
+    failures = summary.split("## Failures\n\n")[1].split("\n\n")[0].splitlines()
+    assert failures == ["- `preflight: jwt secret filled`: secret 'jwt_secret' is empty: "
+                        "stack/secrets/jwt_secret (write the value, then rerun)"]
+    assert "- 2 x blocked: preflight failed: checks/test_preflight_demo.py::" in summary
+    assert "- 1 x not run: deploy blocked: preflight failed" in summary
+    assert summary.rstrip().endswith(
+        "- Nothing was touched on the target. Fix the failures above (each names its fix), "
+        "then rerun: `pytest -m deploy`")
 
 
 def test_html_is_self_contained_with_timeline_metadata_and_command_output(deploy_run):
