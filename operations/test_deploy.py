@@ -343,10 +343,32 @@ def _revert(switchover: Switchover, reason: str, target: Target, evidence: Evide
     facts.reverted = reason
     operation.data["reverted"] = reason
     operation.data["serving"] = previous
+    _record_reverted(switchover.compose, target, facts, reason)
     evidence.add_text("revert", "\n".join(switchover.journal))
     tail = f"\nproblems during the revert: {'; '.join(problems)}" if problems else ""
     fail(f"reverted: {reason}; serving {previous}{tail} (the new release's logs are "
          "attached)")
+
+
+def _record_reverted(compose: Compose, target: Target, facts: DeployFacts,
+                     reason: str) -> None:
+    """The history keeps what was tried and why it was taken out (never restorable)."""
+    images = {service: releases.ServiceImage(image=_image_name(compose, service),
+                                             image_id=image_id,
+                                             tag=facts.tags.get(service, ""))
+              for service, image_id in sorted(facts.built.items())}
+    record = releases.ReleaseRecord(
+        id=facts.release_id, at=_now(), operator=operator_name(), ticket="",
+        config_sha256="", images=images, migrations_applied=tuple(facts.migrations),
+        outcome=f"{releases.REVERTED_PREFIX}: {reason.splitlines()[0][:300]}")
+    history = releases.load(target.stack.state_path)
+    releases.save(target.stack.state_path, releases.record_reverted(history, record))
+
+
+def _image_name(compose: Compose, service: str) -> str:
+    config: dict[str, Any] = compose.config_json().get("services") or {}
+    return str(config.get(service, {}).get("image")
+               or f"{compose.stack.project_name}-{service}")
 
 
 def test_verify(step_compose: Compose, target: Target, evidence: Evidence,
@@ -460,10 +482,8 @@ def _release_images(compose: Compose, after: Any,
                     facts: DeployFacts) -> dict[str, releases.ServiceImage]:
     ids = {s.service: s.image_id for s in after.services}
     digests = image_digests(list(ids.values()), None)
-    config: dict[str, Any] = compose.config_json().get("services") or {}
-    project = compose.stack.project_name
     return {service: releases.ServiceImage(
-                image=str(config.get(service, {}).get("image") or f"{project}-{service}"),
+                image=_image_name(compose, service),
                 image_id=image_id, digests=digests.get(image_id, ()),
                 tag=facts.tags.get(service, ""))
             for service, image_id in sorted(ids.items())}

@@ -38,20 +38,22 @@ class ServicePlan:
 
 def single_instance_reason(name: str, spec: Mapping[str, Any], target: Target) -> str | None:
     """Why a second container of this service cannot run beside the first, if it cannot."""
+    if name == target.deploy.database_service:
+        return "it is the database (two servers must not share its data)"
+    if target.deploy.proxy and name == target.deploy.proxy.service:
+        return "it is the proxy on the stack's fixed entry port"
+    if name in target.deploy.stop_first:
+        return "listed in [deploy] stop_first"
     if spec.get("container_name"):
-        return f"container_name {spec['container_name']!r} is fixed"
+        return f"container_name {spec['container_name']!r} is fixed (drop it)"
     if spec.get("network_mode") == "host":
-        return "network_mode: host"
+        return "network_mode: host (use a bridge network and publish a port)"
     for port in spec.get("ports") or []:
         published = str(port.get("published") or "") if isinstance(port, dict) else ""
         if published not in ("", "0"):
             host = port.get("host_ip") or "0.0.0.0"
-            return f"host port {host}:{published} is fixed (publish an ephemeral one: " \
-                   f"'127.0.0.1::{port.get('target')}')"
-    if name == target.deploy.database_service:
-        return "it is the database"
-    if name in target.deploy.stop_first:
-        return "listed in [deploy] stop_first"
+            return (f"host port {host}:{published} is fixed (publish an ephemeral one, "
+                    f"'127.0.0.1::{port.get('target')}', and reach it through a proxy)")
     return None
 
 

@@ -112,6 +112,12 @@ def record_release(history: Sequence[ReleaseRecord], new: ReleaseRecord) -> list
     return [*updated, new]
 
 
+def record_reverted(history: Sequence[ReleaseRecord],
+                    new: ReleaseRecord) -> list[ReleaseRecord]:
+    """The history with a release that was taken out again: the serving one stays."""
+    return [*history, new]
+
+
 def _replace_outcome(record: ReleaseRecord, outcome: str) -> ReleaseRecord:
     return ReleaseRecord(**{**record.__dict__, "outcome": outcome})
 
@@ -121,8 +127,13 @@ def serving(history: Sequence[ReleaseRecord]) -> ReleaseRecord | None:
 
 
 def kept(history: Sequence[ReleaseRecord], keep: int) -> list[ReleaseRecord]:
-    """The newest `keep` releases that served (newest first): these stay restorable."""
-    return [r for r in reversed(history) if r.served][:keep]
+    """The newest `keep` releases that served (newest first, each id once: a release put
+    back again counts by its newest record): these stay restorable."""
+    found: dict[str, ReleaseRecord] = {}
+    for record in reversed(history):
+        if record.served and record.id not in found:
+            found[record.id] = record
+    return list(found.values())[:keep]
 
 
 def find(history: Sequence[ReleaseRecord], wanted: str, keep: int) -> ReleaseRecord | None:

@@ -60,23 +60,32 @@ class Load:
 
     def _client(self, number: int) -> None:
         sequence = 0
+        connection = self._connect()
         while not self.stop.is_set() and time.monotonic() < self._deadline:
             with self._lock:
                 if self.result.requests >= self._budget:
                     return
             sequence += 1
             if sequence % 2:
-                ok, detail, written = self._request("GET", "/health", None, 200)
+                ok, detail, written = self._request(connection, "GET", "/health", None, 200)
             else:
                 body = json.dumps({"sensor_id": f"load-{number}", "value": sequence,
                                    "note": "load"})
-                ok, detail, written = self._request("POST", "/api/readings", body, 201)
+                ok, detail, written = self._request(connection, "POST", "/api/readings",
+                                                    body, 201)
+            if not ok:  # a fresh connection after any failure, as a browser would
+                connection.close()
+                connection = self._connect()
             self._count(ok, detail, written)
+        connection.close()
 
-    def _request(self, method: str, path: str, body: str | None,
-                 expected: int) -> tuple[bool, str, int | None]:
-        connection = http.client.HTTPConnection(self.url.hostname or "127.0.0.1",
-                                                self.url.port, timeout=REQUEST_TIMEOUT_S)
+    def _connect(self) -> http.client.HTTPConnection:
+        """Kept alive between requests, as clients behind a proxy usually are."""
+        return http.client.HTTPConnection(self.url.hostname or "127.0.0.1", self.url.port,
+                                          timeout=REQUEST_TIMEOUT_S)
+
+    def _request(self, connection: http.client.HTTPConnection, method: str, path: str,
+                 body: str | None, expected: int) -> tuple[bool, str, int | None]:
         headers = {"Authorization": f"Bearer {self.token}"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -86,8 +95,6 @@ class Load:
             text = response.read().decode(errors="replace")
         except (OSError, http.client.HTTPException) as exc:
             return False, f"{method} {path}: {type(exc).__name__}: {exc}", None
-        finally:
-            connection.close()
         if response.status != expected:
             return False, f"{method} {path}: HTTP {response.status} {text[:120]}", None
         written = json.loads(text).get("id") if method == "POST" else None
