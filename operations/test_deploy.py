@@ -520,6 +520,15 @@ def test_cleanup(step_compose: Compose, target: Target, evidence: Evidence,
 
 
 @pytest.mark.finalizer
+def test_post_revert_hook(operator_hook: OperatorHook, deploy_facts: DeployFacts) -> None:
+    """Run the post-revert hook."""
+    if not deploy_facts.reverted:
+        pytest.skip("nothing was reverted")
+    operator_hook("post_revert", release=deploy_facts.release_id,
+                  previous_release=deploy_facts.previous_release_id)
+
+
+@pytest.mark.finalizer
 def test_release_lock(deploy_lock: LockHolder, evidence: Evidence) -> None:
     """Release the deploy lock."""
     if deploy_lock.held is None:

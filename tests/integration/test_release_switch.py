@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -130,7 +129,7 @@ def test_a_release_failing_under_traffic_is_reverted_within_the_watch_window(
     share = load.failed / load.requests
     print(f"failing-under-traffic release: {load.failed} of {load.requests} requests failed "
           f"({share:.2%}) before the revert; watch: {data['watch']}")
-    assert 0 < load.failed and share < 0.01, load.describe()
+    assert load.failed > 0 and share < 0.01, load.describe()
 
 
 def test_plan_prints_the_switch_and_touches_nothing(stack: DemoTarget) -> None:
