@@ -10,6 +10,7 @@ pytest_plugins = (
     "fixtures.extensions",
     "fixtures.operation",
     "fixtures.rollback",
+    "fixtures.waivers",
     "fixtures.summary",
     "fixtures.deploy",
     "fixtures.signals",

@@ -1,23 +1,19 @@
 """Preflight checks: one item per resource, ids naming it; verdicts reported with evidence.
 
 Ports and secret files not listed in the target are derived from `docker compose config`
-(the one the preflight facts ask at start-up). Waived checks (`[[preflight.waivers]]`)
-that fail are reported as waived and do not block the deploy.
+(the one the preflight facts ask at start-up). Waivers: fixtures/waivers.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from fixtures.evidence import Evidence
-from fixtures.gate import gate_state, step_title
 from fixtures.host import FACTS_KEY
-from fixtures.operation import operation_record
 from fixtures.target import TARGET_KEY, config_cache
-from fixtures.waivers import WAIVED_KEY, WaivedCheck, describe, matches
 from operations.config import Target
 from operations.engine.compose import Compose, ComposeError
 from operations.preflight.derived import Derived, derive
@@ -95,60 +91,3 @@ def conclude(evidence: Evidence) -> Callable[[Verdict], None]:
             pytest.fail("\n".join(verdict.problems), pytrace=False)
 
     return conclude
-
-
-# Waivers.
-@pytest.hookimpl(tryfirst=True)  # before -m and -k deselect: a waiver names any check
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    target: Target = config.stash[TARGET_KEY]
-    checks = [item for item in items if item.get_closest_marker("preflight")]
-    if not target.preflight.waivers or not checks:
-        return  # no preflight collected (another phase's run): nothing to match against
-    waived: dict[str, WaivedCheck] = {}
-    for index, waiver in enumerate(target.preflight.waivers):
-        found = [item for item in checks if matches(waiver, item)]
-        if not found:
-            example = checks[0].name
-            raise pytest.UsageError(
-                f"{target.source}: preflight.waivers[{index}]: no preflight check "
-                f"{waiver.check!r} (name a check as its item, e.g. {example!r}, or its node "
-                "id; or remove the waiver)")
-        for item in found:
-            item.add_marker(pytest.mark.xfail(reason=describe(waiver), strict=False))
-            item.user_properties.append(("waiver", describe(waiver)))
-            waived[item.nodeid] = WaivedCheck(item.nodeid, step_title(item), waiver)
-    config.stash[WAIVED_KEY] = waived
-
-
-@pytest.fixture(autouse=True)
-def _waiver_evidence(request: pytest.FixtureRequest, evidence: Evidence) -> None:
-    found = request.config.stash.get(WAIVED_KEY, {}).get(request.node.nodeid)
-    if found is not None:
-        evidence.add_text("waiver", f"{describe(found.waiver)}\n(from {found.waiver.check!r} "
-                                    "in [[preflight.waivers]]; a failure does not block)")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, Any, Any]:
-    report = yield
-    found = item.config.stash.get(WAIVED_KEY, {}).get(item.nodeid)
-    if found is not None and report.when == "call":
-        found.outcome = "failed (waived)" if report.skipped else report.outcome
-        _into_manifest(item.config)
-    return report
-
-
-def _into_manifest(config: pytest.Config) -> None:
-    """A deploy's manifest lists the waived checks and how they ended."""
-    if any(role.operation == "deploy" for role in gate_state(config).roles.values()):
-        record = operation_record(config, "deploy")
-        record.data["waived_checks"] = [w.as_dict() for w in config.stash[WAIVED_KEY].values()]
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
-    """A waived failure reads as WAIVED, not as an expected failure."""
-    reason = str(getattr(report, "wasxfail", ""))
-    if report.when == "call" and report.skipped and reason.startswith("waived"):
-        return "waived", "w", "WAIVED"
-    return None
