@@ -1,0 +1,104 @@
+"""scripts/init-target: a first cutover.toml for an existing stack, which passes preflight."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from tests.support.demo import REPO, free_ports, make_demo_target
+
+SCRIPT = REPO / "scripts" / "init-target"
+
+DOCKERFILE = """FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends busybox \\
+    && rm -rf /var/lib/apt/lists/*
+RUN mkdir -p /srv && printf 'OK v1' > /srv/healthz
+CMD ["busybox", "httpd", "-f", "-p", "80", "-h", "/srv"]
+"""
+
+COMPOSE = """services:
+  web:
+    build: .
+    ports:
+      - "127.0.0.1:{port}:80"
+    healthcheck:
+      test: ["CMD", "busybox", "wget", "-qO-", "http://localhost:80/healthz"]
+      interval: 2s
+"""
+
+
+def init_target(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True,
+                          text=True, timeout=120, check=False, stdin=subprocess.DEVNULL)
+
+
+def preflight(target: Path, reports: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CUTOVER_REPORTS_DIR": str(reports), "COLUMNS": "200"}
+    env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run([sys.executable, "-m", "pytest", "-m", "preflight", "-rA",
+                           f"--target={target}"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300, check=False, stdin=subprocess.DEVNULL)
+
+
+def plain_stack(root: Path) -> tuple[Path, int]:
+    stack = root / "plainweb"
+    stack.mkdir()
+    [port] = free_ports(1)
+    (stack / "Dockerfile").write_text(DOCKERFILE)
+    (stack / "compose.yaml").write_text(COMPOSE.format(port=port))
+    return stack, port
+
+
+def test_a_one_service_stack_gets_a_file_that_passes_preflight(tmp_path: Path) -> None:
+    stack, port = plain_stack(tmp_path)
+    done = init_target(str(stack))
+    assert done.returncode == 0, done.stderr
+    path = stack / "cutover.toml"
+    target = tomllib.loads(path.read_text())
+    assert target["stack"] == {"project_dir": ".", "project_name": "plainweb",
+                               "compose_files": ["compose.yaml"]}
+    assert target["deploy"] == {"health_url": f"http://127.0.0.1:{port}/healthz"}
+    text = path.read_text()
+    assert f"# ports = [{port}]" in text and '# build_services = ["web"]' in text
+    checked = preflight(path, tmp_path / "reports")
+    assert checked.returncode == 0, checked.stdout
+    assert f"PASSED checks/preflight/test_ports.py::test_port[port {port}]" in checked.stdout
+    assert "SKIPPED [1] checks/preflight/test_env.py" in checked.stdout
+
+
+def test_it_refuses_to_overwrite(tmp_path: Path) -> None:
+    stack, _ = plain_stack(tmp_path)
+    (stack / "cutover.toml").write_text("# mine\n")
+    done = init_target(str(stack))
+    assert done.returncode == 1 and "exists; not overwritten" in done.stderr
+    assert (stack / "cutover.toml").read_text() == "# mine\n"
+
+
+def test_without_a_healthcheck_it_says_what_to_fill_in(tmp_path: Path) -> None:
+    stack, _ = plain_stack(tmp_path)
+    compose = stack / "compose.yaml"
+    compose.write_text(compose.read_text().split("    healthcheck:")[0])
+    out = tmp_path / "elsewhere" / "target.toml"
+    out.parent.mkdir()
+    assert init_target(str(stack), "--output", str(out)).returncode == 0
+    target = tomllib.loads(out.read_text())
+    assert target["stack"]["project_dir"] == "../plainweb" and "deploy" in target
+    assert "health_url" not in target["deploy"]
+    assert '# health_url = "http://127.0.0.1:<port>/<path>"' in out.read_text()
+
+
+def test_the_demo_stack_gets_a_file_that_passes_preflight(tmp_path: Path) -> None:
+    demo = make_demo_target(tmp_path)  # never started: nothing to tear down
+    out = tmp_path / "init.toml"
+    done = init_target(str(demo.stack_dir), "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    target = tomllib.loads(out.read_text())
+    assert target["stack"]["env_file"] == ".env.production"
+    assert "compose.production.yaml" in out.read_text()  # named as another file found
+    assert "jwt_secret = secrets/jwt_secret" in out.read_text()
+    checked = preflight(out, tmp_path / "reports")
+    assert checked.returncode == 0, checked.stdout
+    assert "PASSED checks/preflight/test_secrets.py::test_secret[jwt_secret]" in checked.stdout
