@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import xmlschema
 
-SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "junit.xsd"
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "tests" / "schemas" / "junit.xsd"
 
 CHECKS = """
 import pytest
@@ -181,3 +185,46 @@ def test_a_phase_run_exits_with_its_status_and_complete_artefacts(cutover_projec
     assert (folder / "summary.md").read_text().startswith("# cutover preflight: FAILED")
     assert "</html>" in (folder / "report.html").read_text()
     assert (folder / "junit.xml").read_text().rstrip().endswith("</testsuites>")
+
+
+REAL_TARGET = """
+[target]
+name = "junit-real"
+
+[stack]
+project_dir = "stack"
+project_name = "junitreal"
+compose_files = ["compose.yaml"]
+
+[deploy]
+health_url = "http://127.0.0.1:9/health"
+"""
+
+
+def test_a_real_preflight_runs_junit_validates_against_the_ci_schema(tmp_path):
+    """The repo's own checks, run as an operator runs them, not a pytester stand-in."""
+    stack = tmp_path / "stack"
+    (stack / "secrets").mkdir(parents=True)
+    (stack / "compose.yaml").write_text(
+        "services:\n  web:\n    image: debian:bookworm-slim\n    secrets: [jwt_secret]\n"
+        "secrets:\n  jwt_secret:\n    file: ./secrets/jwt_secret\n")
+    (stack / "secrets" / "jwt_secret").touch(mode=0o600)  # empty: one real failure
+    (tmp_path / "cutover.toml").write_text(REAL_TARGET)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "CUTOVER_"))}
+    env["CUTOVER_REPORTS_DIR"] = str(tmp_path / "reports")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "preflight", f"--target={tmp_path / 'cutover.toml'}",
+         "--ticket", "CHG-7"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1].startswith(
+        "preflight: FAILED by 1 preflight failure: secret 'jwt_secret' is empty: ")
+    junit = (tmp_path / "reports" / "latest" / "junit.xml").resolve()
+    xmlschema.XMLSchema(SCHEMA).validate(junit)
+    root = ET.parse(junit).getroot()
+    names = [case.get("name") or "" for case in root.iter("testcase")]
+    assert len(names) >= 5 and all(name.startswith("preflight: ") for name in names), names
+    assert len(list(root.iter("failure"))) == 1
+    properties = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert (properties["target"], properties["ticket"], properties["phase"]) == (
+        "junit-real", "CHG-7", "preflight")
