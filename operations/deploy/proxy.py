@@ -8,14 +8,52 @@ be graceful, as `caddy reload` is: requests in flight finish on the old upstream
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from operations.config import Proxy
 from operations.core.commands import CommandLog, CommandResult
+from operations.core.files import private_dir, write_private_text
 from operations.engine import docker
 
 RELOAD_TIMEOUT_S = 30.0
+PIN_NAME = "proxy-pin.json"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What the proxy was last pointed at, and which start of its container that was (a
+    restarted proxy has forgotten: it resolves through Docker's DNS again)."""
+
+    container_id: str
+    started_at: str
+    serving: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, container: docker.Container, serving: Mapping[str, Sequence[str]]) -> Pin:
+        return cls(container.id, container.started_at,
+                   {service: list(names) for service, names in sorted(serving.items())})
+
+
+def read_pin(state_dir: Path) -> Pin | None:
+    try:
+        raw = json.loads((state_dir / PIN_NAME).read_text(encoding="utf-8"))
+        return Pin(str(raw["container_id"]), str(raw["started_at"]),
+                   {str(k): [str(n) for n in v] for k, v in dict(raw["serving"]).items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def save_pin(state_dir: Path, pin: Pin) -> None:
+    private_dir(state_dir)
+    write_private_text(state_dir / PIN_NAME, json.dumps(asdict(pin), indent=2) + "\n")
+
+
+def forget_pin(state_dir: Path) -> None:
+    (state_dir / PIN_NAME).unlink(missing_ok=True)
 
 
 def upstreams_variable(service: str) -> str:

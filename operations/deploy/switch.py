@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from operations.config import Target
@@ -86,13 +87,23 @@ class Switchover:
         self.state = "switched"
 
     def _pin_proxy(self) -> None:
-        """Pin the proxy to the containers serving now: new ones get no early request."""
+        """Pin the proxy to the containers serving now: new ones get no early request.
+
+        Skipped when the proxy is pinned to them already (since this proxy container
+        started): every reload closes the proxy's idle client connections, and a client
+        that sends on one at that moment has to send again.
+        """
         settings = self.target.deploy.proxy
-        if settings is None or self._proxy_container() is None:
+        container = self._proxy()
+        if settings is None or container is None:
             return
         for plan in self.plans:
             if plan.service in settings.upstreams and plan.old:
                 self.serving[plan.service] = list(plan.old)
+        if proxy_ops.read_pin(self._state_dir()) == proxy_ops.Pin.of(container, self.serving):
+            self.journal.append("proxy: pinned to the running containers already: "
+                                f"{proxy_ops.upstreams_env(settings, self.serving)}")
+            return
         self._reload_proxy("pin the proxy to the running containers")
 
     def _start_beside(self, plan: ServicePlan) -> None:
@@ -213,9 +224,6 @@ class Switchover:
             problems += self._problem(docker.remove(old, self.record),
                                       f"remove the previous release's containers {old}")
             self.journal.append(f"removed the previous release's containers: {', '.join(old)}")
-        if self.serving:
-            self.serving.clear()  # only the new containers are left: Docker's DNS finds them
-            problems += self._reload_proxy("unpin the proxy", raise_on_error=False)
         self.state = "committed"
         return problems
 
@@ -284,23 +292,34 @@ class Switchover:
         settings = self.target.deploy.proxy
         return settings.service if settings else None
 
-    def _proxy_container(self) -> str | None:
+    def _proxy(self) -> docker.Container | None:
         service = self._proxy_service()
         if service is None:
             return None
         running = [c for c in self._containers(service) if c.state == "running"]
-        return running[0].name if running else None
+        return running[0] if running else None
+
+    def _proxy_container(self) -> str | None:
+        found = self._proxy()
+        return found.name if found else None
+
+    def _state_dir(self) -> Path:
+        return self.target.stack.state_path
 
     def _reload_proxy(self, why: str, raise_on_error: bool = True) -> list[str]:
         settings = self.target.deploy.proxy
-        container = self._proxy_container()
+        container = self._proxy()
         if settings is None or container is None:
             return []
-        result = proxy_ops.point_at(settings, container, self.serving, self.record)
+        proxy_ops.forget_pin(self._state_dir())  # until the reload is known to have worked
+        result = proxy_ops.point_at(settings, container.name, self.serving, self.record)
         upstreams = proxy_ops.upstreams_env(settings, self.serving) or "(Docker's DNS)"
         self.journal.append(f"proxy: {why}: {upstreams}")
-        if not result.ok and raise_on_error:
-            raise SwitchError(f"proxy {container}: reload failed ({why}): {result.describe()}")
+        if result.ok:
+            proxy_ops.save_pin(self._state_dir(), proxy_ops.Pin.of(container, self.serving))
+        elif raise_on_error:
+            raise SwitchError(f"proxy {container.name}: reload failed ({why}): "
+                              f"{result.describe()}")
         return self._problem(result, f"proxy reload ({why})")
 
     def _stop(self, names: list[str], note: str) -> None:

@@ -39,6 +39,8 @@ class Container:
     config_hash: str
     # container port ("3000/tcp") -> host port it is published on
     host_ports: Mapping[str, int]
+    id: str = ""
+    started_at: str = ""  # changes on every (re)start
 
     @property
     def is_up(self) -> bool:
@@ -79,6 +81,8 @@ def _container(found: dict[str, Any]) -> Container:
         image_id=str(found.get("Image", "")),
         config_hash=str(labels.get(CONFIG_HASH_LABEL, "")),
         host_ports=ports,
+        id=str(found.get("Id", "")),
+        started_at=str(state.get("StartedAt", "")),
     )
 
 
