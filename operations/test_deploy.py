@@ -22,6 +22,7 @@ from fixtures.deploy import (
     LockHolder,
     SwitchHolder,
     release_to_restore,
+    show_plan,
 )
 from fixtures.evidence import Evidence, fail
 from fixtures.extensions import OperatorHook, release_ready
@@ -33,7 +34,7 @@ from operations.core import http_checks
 from operations.deploy import lock, releases
 from operations.deploy import steps as deploy
 from operations.deploy.history import write_last_deploy
-from operations.deploy.plan import plan_release
+from operations.deploy.plan import STOP_FIRST, plan_release
 from operations.deploy.switch import SwitchError, Switchover
 from operations.deploy.watch import AccessLog, watch
 from operations.engine import docker
@@ -299,16 +300,12 @@ def test_plan(step_compose: Compose, target: Target, evidence: Evidence,
     operation.data["plan"] = lines
     operation.data["images_to_run"] = deploy_facts.built
     evidence.add_text("plan", "\n".join(lines))
-    interrupted = [p for p in deploy_facts.plans if p.action == "stop-first"]
+    interrupted = [p for p in deploy_facts.plans if p.action == STOP_FIRST]
     for plan in interrupted:
         evidence.warn(f"{plan.service} is switched stop-first: it is interrupted while it "
                       f"restarts ({plan.why})", DeployWarning)
     if planning:
-        reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line("\ncutover plan for release " + deploy_facts.release_id)
-            for line in lines:
-                reporter.write_line("  " + line)
+        show_plan(pytestconfig, f"cutover plan for release {deploy_facts.release_id}", lines)
 
 
 def test_switch(step_compose: Compose, target: Target, evidence: Evidence,

@@ -19,6 +19,7 @@ UNCHANGED = "unchanged"
 ZERO_DOWNTIME = "zero-downtime"
 STOP_FIRST = "stop-first"
 NEW = "new"
+REBUILT = "rebuilt"  # --plan only: the build, not yet run, decides whether it changes
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,13 @@ def plan_release(target: Target, services: Mapping[str, Mapping[str, Any]],
         if not up:
             plans.append(ServicePlan(name, NEW, "no container running", old))
             continue
-        changed = _what_changed(up, hashes.get(name, ""), images.get(name))
+        if images.get(name, "") is None:
+            then = STOP_FIRST if reason else ZERO_DOWNTIME
+            why = f"then {then} if the build gives a new image" + (f"; {reason}" if reason
+                                                                     else "")
+            plans.append(ServicePlan(name, REBUILT, why, old))
+            continue
+        changed = _what_changed(up, hashes.get(name, ""), images.get(name) or "")
         if not changed:
             plans.append(ServicePlan(name, UNCHANGED, "same image and config", old))
         elif reason:
@@ -103,11 +110,9 @@ def plan_release(target: Target, services: Mapping[str, Mapping[str, Any]],
     return plans
 
 
-def _what_changed(up: Sequence[Container], config_hash: str, image: str | None) -> str:
+def _what_changed(up: Sequence[Container], config_hash: str, image: str) -> str:
     reasons = []
-    if image is None:
-        reasons.append("image decided by the build")
-    elif any(c.image_id != image for c in up):
+    if any(c.image_id != image for c in up):
         reasons.append(f"new image {image.removeprefix('sha256:')[:12]}")
     if any(c.config_hash != config_hash for c in up):
         reasons.append("config changed")

@@ -142,7 +142,8 @@ def test_plan_prints_the_switch_and_touches_nothing(stack: DemoTarget) -> None:
     stack.set_env("APP_VERSION", "2.0.0")
     assert run.returncode == 0, run.stdout[-3000:]
     assert "cutover plan for release 5.0.0" in run.stdout
-    assert "backend: zero-downtime" in run.stdout and "revert to: 2.0.0" in run.stdout
+    assert "backend: rebuilt (then zero-downtime if the build gives a new image)" in run.stdout
+    assert "revert to: 2.0.0" in run.stdout
     assert _backend_containers(stack) == before
     assert subprocess.run(["docker", "images", "--quiet", "--no-trunc"], capture_output=True,
                           text=True, check=True).stdout == images

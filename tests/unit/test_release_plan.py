@@ -9,6 +9,7 @@ import msgspec
 from operations.config import Target
 from operations.deploy.plan import (
     NEW,
+    REBUILT,
     STOP_FIRST,
     UNCHANGED,
     ZERO_DOWNTIME,
@@ -80,7 +81,12 @@ def test_only_services_with_a_new_image_or_config_change(tmp_path: Path) -> None
     assert list(plans)[-1] == "proxy"
 
 
-def test_an_image_left_to_the_build_counts_as_a_change(tmp_path: Path) -> None:
-    plans = plan_release(_target(tmp_path), {"web": {}}, {"web": "h"}, {"web": None},
-                         {"web": [_running("web", "img", "h")]})
-    assert plans[0].action == ZERO_DOWNTIME and "decided by the build" in plans[0].why
+def test_under_plan_a_service_to_build_says_how_it_would_switch(tmp_path: Path) -> None:
+    plans = plan_release(_target(tmp_path), {"web": {}, "db": {}}, {"web": "h", "db": "h"},
+                         {"web": None, "db": None},
+                         {"web": [_running("web", "img", "h")], "db": [_running("db", "i", "h")]})
+    described = {p.service: p.describe() for p in plans}
+    assert described["web"] == "web: rebuilt (then zero-downtime if the build gives a new image)"
+    assert described["db"].startswith("db: rebuilt (then stop-first if the build gives a new "
+                                      "image; it is the database")
+    assert all(p.action == REBUILT for p in plans)
