@@ -30,7 +30,7 @@ from fixtures.gate import operator_name
 from fixtures.reporting import run_dir
 from fixtures.target import read_env_file
 from operations.config import Target
-from operations.core import http_checks
+from operations.core import http_checks, probes
 from operations.deploy import lock, releases
 from operations.deploy import steps as deploy
 from operations.deploy.history import write_last_deploy
@@ -375,13 +375,10 @@ def test_verify(step_compose: Compose, target: Target, evidence: Evidence,
     _plan_only(pytestconfig)
     settings = target.deploy
     problems: list[str] = []
-    for url, expect in ((settings.health_url, settings.health_expect),
-                        (settings.ready_url, settings.ready_expect)):
-        if not url:
-            continue
-        answer = http_checks.get(url)
-        evidence.add_text(f"GET {url}", answer.evidence())
-        problems += [f"{url}: {p}" for p in http_checks.mismatches(answer, expect)]
+    for probe in settings.all_probes():
+        result = probes.run(probe)
+        evidence.add_text(f"probe {probe.name}", result.answer.evidence())
+        problems += [f"probe {probe.name!r} {probe.url}: {p}" for p in result.problems]
     switchover = switch_holder.switchover
     retired = {n for names in (switchover.old.values() if switchover else ()) for n in names}
     waited, not_up = deploy.wait_services_up(step_compose, settings.health_timeout_s,
@@ -413,8 +410,8 @@ def test_watch(target: Target, evidence: Evidence, operation: OperationRecord,
     access = _access_log(target, switchover)
     try:
         new = [name for names in switchover.new.values() for name in names]
-        result = watch(settings.watch_s, settings.health_url, settings.health_expect, new,
-                       access, settings.max_error_rate)
+        health = next((p for p in settings.all_probes() if p.name == "health"), None)
+        result = watch(settings.watch_s, health, new, access, settings.max_error_rate)
     finally:
         if access is not None:
             access.close()

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from operations.config import Probe as HttpProbe
 from operations.config import Target
-from operations.core import http_checks
+from operations.core import http_checks, probes
 from operations.core.commands import CommandLog, CommandResult
 from operations.core.waits import Probe, WaitResult, wait_until
 from operations.deploy import proxy as proxy_ops
@@ -260,13 +261,19 @@ class Switchover:
             url = self._probe_url(service, found)
             if url:
                 answer = http_checks.get(url, timeout=max(min(left, 2.0), 0.2))
-                problems = http_checks.mismatches(answer, self.target.deploy.health_expect)
+                problems = probes.mismatches(answer, self._health_probe())
                 if problems:
                     return Probe(False, f"{found.describe()}; GET {url}: {problems[0]}")
                 details.append(f"{found.describe()}; GET {url}: {answer.describe()[:60]}")
             else:
                 details.append(found.describe())
         return Probe(True, "; ".join(details))
+
+    def _health_probe(self) -> HttpProbe:
+        """The `health` probe (what a new container's own answer is judged by)."""
+        found = [p for p in self.target.deploy.all_probes() if p.name == "health"]
+        return found[0] if found else HttpProbe(name="health",
+                                                url=self.target.deploy.health_url)
 
     def _probe_url(self, service: str, container: docker.Container) -> str | None:
         """The health URL's path on this container's own loopback port, where it has one."""

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from operations.core import http_checks
+from operations.config import Probe
+from operations.core import probes
 from operations.engine import docker
 
 PAUSE_S = 0.1
@@ -101,18 +102,18 @@ class WatchResult:
                 f"({self.health_probes} health probes{access})")
 
 
-def watch(seconds: float, health_url: str, expect: Mapping[str, str],
+def watch(seconds: float, health: Probe | None,
           containers: Sequence[str], access_log: AccessLog | None, max_error_rate: float,
           clock: Callable[[], float] = time.monotonic,
           sleep: Callable[[float], None] = time.sleep) -> WatchResult:
     """Watch until `seconds` have passed or something breaches."""
     started = clock()
     restarts = {name: _restarts(name) for name in containers}
-    probes, failing, next_probe = 0, 0, started
+    sent, failing, next_probe = 0, 0, started
 
     def result(ok: bool, reason: str) -> WatchResult:
         access = access_log.snapshot() if access_log else None
-        return WatchResult(ok, reason, clock() - started, probes, access)
+        return WatchResult(ok, reason, clock() - started, sent, access)
 
     while clock() - started < seconds:
         if access_log is not None:
@@ -126,13 +127,12 @@ def watch(seconds: float, health_url: str, expect: Mapping[str, str],
             breach = _container_breach(containers, restarts)
             if breach:
                 return result(False, breach)
-            if health_url:
-                probes += 1
-                answer = http_checks.get(health_url, timeout=2.0)
-                problems = http_checks.mismatches(answer, expect)
+            if health is not None:
+                sent += 1
+                problems = probes.run(health, timeout=2.0).problems
                 failing = failing + 1 if problems else 0
                 if failing >= HEALTH_FAILURES_TO_BREACH:
-                    return result(False, f"{health_url} failed {failing} probes in a row: "
+                    return result(False, f"{health.url} failed {failing} probes in a row: "
                                          f"{problems[0]}")
         sleep(PAUSE_S)
     return result(True, "health, containers and error rate stayed within bounds")

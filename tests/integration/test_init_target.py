@@ -8,27 +8,10 @@ import sys
 import tomllib
 from pathlib import Path
 
-from tests.support.demo import REPO, free_ports, make_demo_target
+from tests.support import plainweb
+from tests.support.demo import REPO, make_demo_target
 
 SCRIPT = REPO / "scripts" / "init-target"
-
-DOCKERFILE = """FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends busybox \\
-    && rm -rf /var/lib/apt/lists/*
-RUN mkdir -p /srv && printf 'OK v1' > /srv/healthz
-CMD ["busybox", "httpd", "-f", "-p", "80", "-h", "/srv"]
-"""
-
-COMPOSE = """services:
-  web:
-    build: .
-    ports:
-      - "127.0.0.1:{port}:80"
-    healthcheck:
-      test: ["CMD", "busybox", "wget", "-qO-", "http://localhost:80/healthz"]
-      interval: 2s
-"""
-
 
 def init_target(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True,
@@ -44,11 +27,9 @@ def preflight(target: Path, reports: Path) -> subprocess.CompletedProcess[str]:
 
 
 def plain_stack(root: Path) -> tuple[Path, int]:
-    stack = root / "plainweb"
-    stack.mkdir()
-    [port] = free_ports(1)
-    (stack / "Dockerfile").write_text(DOCKERFILE)
-    (stack / "compose.yaml").write_text(COMPOSE.format(port=port))
+    """The shared one-service stack, without its target file: init-target writes one."""
+    stack, port = plainweb.plain_stack(root)
+    (stack / "cutover.toml").unlink()
     return stack, port
 
 

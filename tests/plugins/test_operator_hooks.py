@@ -60,7 +60,10 @@ def test_failing_pre_deploy_hook_stops_the_deploy_naming_the_hook_and_its_output
     assert "before anything on the target is changed" in message
     assert steps["Acquire the deploy lock"][0] == "passed"
     assert steps["Release the deploy lock"][0] == "passed"
-    after = _after(steps, "Run the pre-deploy hook", {"Release the deploy lock"})
+    # Finalizers run after a failure too; nothing was switched, so nothing was reverted.
+    assert steps["Run the post-revert hook"] == ("skipped", "nothing was reverted")
+    after = _after(steps, "Run the pre-deploy hook",
+                   {"Release the deploy lock", "Run the post-revert hook"})
     assert after and all(steps[name][0] == "not run" for name in after), steps
 
 

@@ -40,7 +40,7 @@ def test_only_json_lines_with_a_numeric_status_count() -> None:
 
 def test_an_error_rate_over_the_limit_breaches_once_enough_requests_were_seen() -> None:
     clock = _Clock()
-    result = watch.watch(10, "", {}, [], _FakeLog(5, error_every=10), 0.01,  # type: ignore[arg-type]
+    result = watch.watch(10, None, [], _FakeLog(5, error_every=10), 0.01,  # type: ignore[arg-type]
                          clock=clock, sleep=clock.sleep)
     assert not result.ok and "error rate 10.0%" in result.reason
     assert result.access is not None and result.access.total >= watch.MIN_REQUESTS
@@ -49,7 +49,7 @@ def test_an_error_rate_over_the_limit_breaches_once_enough_requests_were_seen() 
 
 def test_a_clean_window_holds_for_its_whole_length() -> None:
     clock = _Clock()
-    result = watch.watch(3, "", {}, [], _FakeLog(5, error_every=None), 0.01,  # type: ignore[arg-type]
+    result = watch.watch(3, None, [], _FakeLog(5, error_every=None), 0.01,  # type: ignore[arg-type]
                          clock=clock, sleep=clock.sleep)
     assert result.ok and clock.now >= 3
     assert "0 of" in result.describe()
