@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from operations.config import Target
+from operations.engine.compose import one_shot_services
 from operations.engine.docker import Container
 
 UNCHANGED = "unchanged"
 ZERO_DOWNTIME = "zero-downtime"
 STOP_FIRST = "stop-first"
 NEW = "new"
+ONE_SHOT = "one-shot"  # runs to completion (exit 0) before its dependants start
 REBUILT = "rebuilt"  # --plan only: the build, not yet run, decides whether it changes
 
 
@@ -86,8 +88,13 @@ def plan_release(target: Target, services: Mapping[str, Mapping[str, Any]],
     that has not happened, as under --plan).
     """
     proxy = target.deploy.proxy.service if target.deploy.proxy else None
+    one_shot = one_shot_services(services)
     plans = []
     for name in switch_order(services, proxy):
+        if name in one_shot:
+            plans.append(_one_shot_plan(name, running.get(name, ()), hashes.get(name, ""),
+                                        images.get(name, "")))
+            continue
         up = [c for c in running.get(name, ()) if c.state == "running"]
         old = tuple(c.name for c in up)
         reason = single_instance_reason(name, services[name], target)
@@ -108,6 +115,16 @@ def plan_release(target: Target, services: Mapping[str, Mapping[str, Any]],
         else:
             plans.append(ServicePlan(name, ZERO_DOWNTIME, changed, old))
     return plans
+
+
+def _one_shot_plan(name: str, ran: Sequence[Container], config_hash: str,
+                   image: str | None) -> ServicePlan:
+    done = [c for c in ran if c.state == "exited" and c.exit_code == 0]
+    if done and image is not None and not _what_changed(done, config_hash, image):
+        return ServicePlan(name, UNCHANGED, "one-shot: ran to success with this image and "
+                                            "config")
+    return ServicePlan(name, ONE_SHOT, "runs to completion before the services that wait "
+                                       "for it")
 
 
 def _what_changed(up: Sequence[Container], config_hash: str, image: str) -> str:

@@ -17,7 +17,12 @@ from operations.core import http_checks
 from operations.core.commands import CommandResult, run
 from operations.core.waits import Probe, WaitResult, wait_until
 from operations.engine import docker
-from operations.engine.compose import PROJECT_LABEL, Compose, ServiceState
+from operations.engine.compose import (
+    PROJECT_LABEL,
+    Compose,
+    ServiceState,
+    one_shot_services,
+)
 from operations.engine.containers import service_states
 from operations.engine.dockerapi import DockerAPI, EngineError
 
@@ -182,11 +187,16 @@ def service_problems(compose: Compose,
     """
     states = {s.service: s for s in service_states(compose, record=False)
               if s.container not in ignore}
+    one_shot = one_shot_services(compose.config_json().get("services") or {})
     problems = []
     for name in compose.services():
         state = states.get(name)
         if state is None:
             problems.append(ServiceProblem(name, "no container"))
+        elif name in one_shot:
+            if not state.completed:
+                problems.append(ServiceProblem(name, f"one-shot: {_state_text(state)}, "
+                                                     f"exit code {state.exit_code}"))
         elif not state.is_up or state.health not in ("", "healthy"):
             problems.append(ServiceProblem(name, _state_text(state)))
     return problems

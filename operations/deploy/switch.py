@@ -25,7 +25,7 @@ from operations.core import http_checks, probes
 from operations.core.commands import CommandLog, CommandResult
 from operations.core.waits import Probe, WaitResult, wait_until
 from operations.deploy import proxy as proxy_ops
-from operations.deploy.plan import NEW, STOP_FIRST, ZERO_DOWNTIME, ServicePlan
+from operations.deploy.plan import NEW, ONE_SHOT, STOP_FIRST, ZERO_DOWNTIME, ServicePlan
 from operations.engine import docker
 from operations.engine.compose import Compose
 
@@ -81,6 +81,8 @@ class Switchover:
                 self._recreate(plan)
             elif plan.action == NEW:
                 self._start_new(plan)
+            elif plan.action == ONE_SHOT:
+                self._run_one_shot(plan)
         veto = release_ready()
         if veto:
             raise SwitchError(veto)
@@ -147,6 +149,30 @@ class Switchover:
             raise SwitchError(f"service {plan.service!r}: starting it failed: "
                               f"{result.describe()}")
         self._wait_ready(plan.service, self.new[plan.service])
+
+    def _run_one_shot(self, plan: ServicePlan) -> None:
+        """Run it again and wait for its exit: 0 lets the services after it go on."""
+        result = self.compose("up", "--detach", "--no-deps", "--no-build", "--force-recreate",
+                              plan.service, timeout=UP_TIMEOUT_S)
+        names = [c.name for c in self._containers(plan.service)]
+        self.journal.append(f"{plan.service}: one-shot run ({', '.join(names)})")
+        if not result.ok:
+            raise SwitchError(f"one-shot service {plan.service!r}: starting it failed: "
+                              f"{result.describe()}")
+        what = f"one-shot {plan.service} to run to completion"
+        waited = wait_until(lambda _left: self._exit_probe(plan.service), what=what,
+                            timeout=self.target.deploy.health_timeout_s, pause=READY_PAUSE_S,
+                            clock=self.clock, sleep=self.sleep)
+        self.journal.append(waited.describe())
+        failed = [c for c in self._containers(plan.service) if c.exit_code != 0]
+        if not waited.done or failed:
+            raise SwitchError(f"one-shot service {plan.service!r} did not run to success: "
+                              f"{waited.last}")
+
+    def _exit_probe(self, service: str) -> Probe:
+        found = self._containers(service)
+        done = bool(found) and all(c.state in ("exited", "dead") for c in found)
+        return Probe(done, "; ".join(c.describe() for c in found) or "no container")
 
     def _move_traffic(self) -> None:
         settings = self.target.deploy.proxy

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,10 +43,28 @@ class ServiceState:
     health: str  # healthy, unhealthy, starting, or "" without a healthcheck
     image: str
     image_id: str = ""  # the id of the image it runs, where the source says (the engine)
+    exit_code: int = 0
 
     @property
     def is_up(self) -> bool:
         return self.state == "running" and self.health in ("", "healthy")
+
+    @property
+    def completed(self) -> bool:
+        """A one-shot service's container that ran to success."""
+        return self.state == "exited" and self.exit_code == 0
+
+
+def one_shot_services(services: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Services another one waits for with `condition: service_completed_successfully`:
+    they run to completion (exit 0) instead of staying up."""
+    found: set[str] = set()
+    for spec in services.values():
+        depends = spec.get("depends_on") or {}
+        if isinstance(depends, Mapping):
+            found.update(name for name, how in depends.items() if isinstance(how, Mapping)
+                         and how.get("condition") == "service_completed_successfully")
+    return found
 
 
 @dataclass

@@ -123,6 +123,7 @@ def _inspected_state(found: dict[str, Any]) -> ServiceState:
         health=str((state.get("Health") or {}).get("Status", "")),
         image=str(config.get("Image", "")),
         image_id=str(found.get("Image", "")),
+        exit_code=int(state.get("ExitCode") or 0),
     )
 
 
