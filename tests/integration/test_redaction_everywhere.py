@@ -1,10 +1,19 @@
-"""No secret reaches any artefact: canaries planted, then a failing preflight, a deploy and
-a rollback on one copy of the demo stack; every file of every run directory is searched."""
+"""No secret reaches any artefact in any encoding: canaries with quotes, a backslash, <&>,
+spaces, non-ASCII letters (and, in jwt_secret, a newline) planted, then a failing preflight,
+a deploy and a rollback on one copy of the demo stack; every file of every run directory
+and every output is searched for each canary raw, JSON-, HTML- and URL-encoded, as a
+traceback shows it, and line by line.
+
+The password is one line: initdb reads only the first line of its password file.
+"""
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
+import sys
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,19 +24,49 @@ from tests.support.receiver import Receiver
 
 
 def _plant_canaries(demo: DemoTarget) -> dict[str, str]:
-    canaries = {name: f"CANARY{name.upper()}{secrets.token_hex(8)}"
-                for name in ("postgres_password", "jwt_secret")}
+    special = 'pä"ss\\word <&> x\'ß €'
+    canaries = {"postgres_password": f"CANARYPG {special} {secrets.token_hex(8)}",
+                "jwt_secret": f"CANARYJWT {special} {secrets.token_hex(8)}\n"
+                              f"zweite Zeile {secrets.token_hex(8)} <&>"}
     for name, value in canaries.items():
-        (demo.stack_dir / "secrets" / name).write_text(value + "\n")
+        (demo.stack_dir / "secrets" / name).write_text(value + "\n", encoding="utf-8")
     return canaries
 
 
+# Hooks that print the secrets raw, JSON-encoded, URL-encoded and as repr: their output
+# goes into report rows, JUnit, run.log and the manifest, so each encoding is really sent.
+_PRINT_SECRETS = ("import json, urllib.parse\n"
+                  "for name in ('postgres_password', 'jwt_secret'):\n"
+                  "    v = open('secrets/' + name, encoding='utf-8').read()\n"
+                  "    print(v, json.dumps(v), urllib.parse.quote(v), repr(v))\n")
+
+
+def _add_secret_printing_hooks(demo: DemoTarget) -> None:
+    argv = json.dumps([sys.executable, "-c", _PRINT_SECRETS])
+    demo.target_file.write_text(demo.target_file.read_text() + "\n[hooks]\n"
+                                f"pre_deploy = {argv}\npre_rollback = {argv}\n")
+
+
+def _forms(value: str) -> set[str]:
+    """The value and every form a serialiser may give it; each line of it too."""
+    lines = [line for line in value.splitlines() if len(line) >= 8]
+    forms = set()
+    for text in (value, *lines):
+        forms |= {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1],
+                  html.escape(text), html.escape(text, quote=False),
+                  html.escape(json.dumps(text)), urllib.parse.quote(text, safe=""),
+                  urllib.parse.quote_plus(text), repr(text)[1:-1]}
+    return forms
+
+
 def _leaks(text: bytes, canaries: list[str]) -> list[str]:
-    return [value for value in canaries if value.encode() in text]
+    return sorted({form for value in canaries for form in _forms(value)
+                   if form.encode() in text})
 
 
 def test_no_canary_in_any_file_of_any_run_directory(demo_target: DemoTarget):
     canaries = _plant_canaries(demo_target)
+    _add_secret_printing_hooks(demo_target)
     hook_token = f"CANARYHOOK{secrets.token_hex(8)}"
     jwt = demo_target.stack_dir / "secrets" / "jwt_secret"
     outputs: list[str] = []
@@ -64,11 +103,15 @@ def test_no_canary_in_any_file_of_any_run_directory(demo_target: DemoTarget):
     # The values were really in play: the running stack uses the planted password.
     manifest = json.loads((runs["deploy"] / "manifest.json").read_text())
     assert manifest["outcome"] == "succeeded"
-    assert _leaks((demo_target.stack_dir / "secrets" / "postgres_password").read_bytes(),
-                  values) == [canaries["postgres_password"]]
+    assert canaries["postgres_password"] in _leaks(
+        (demo_target.stack_dir / "secrets" / "postgres_password").read_bytes(), values)
 
 
 def test_the_search_above_would_find_a_leak(tmp_path: Path):
-    """The search is not vacuous: a file holding a canary is reported."""
+    """The search is not vacuous: a file holding a canary in any encoding is reported."""
     (tmp_path / "leaky.log").write_text("connecting with password CANARYX123\n")
     assert _leaks((tmp_path / "leaky.log").read_bytes(), ["CANARYX123"]) == ["CANARYX123"]
+    canary = 'CANARY pä"ss\\word <&>\nsecond line'
+    for encoded in (json.dumps(canary), html.escape(json.dumps(canary)),
+                    urllib.parse.quote(canary), repr(canary), "E   second line"):
+        assert _leaks(encoded.encode(), [canary]), encoded
