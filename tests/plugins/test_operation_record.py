@@ -89,3 +89,12 @@ def test_manifest_masks_secret_values(cutover_project):
     for path in run_dir.iterdir():
         assert "canary-Zq81-secret" not in path.read_text(), path.name
     assert "[REDACTED]" in (run_dir / "manifest.json").read_text()
+
+
+def test_a_step_whose_own_message_reads_like_the_gates_is_still_failed(cutover_project):
+    """Outcomes come from what the gate held, not from the words of a failure."""
+    body = 'pytest.fail("not run: the health endpoint said so", pytrace=False)'
+    cutover_project.makepyfile(test_deploy=DEPLOY.format(wait_body=body))
+    cutover_project.runpytest("-m", "deploy").assert_outcomes(passed=2, failed=2)
+    assert _outcomes(_manifest(cutover_project))[1:3] == [("Wait until healthy", "failed"),
+                                                          ("verify", "not run")]

@@ -228,3 +228,31 @@ def test_a_real_preflight_runs_junit_validates_against_the_ci_schema(tmp_path):
     properties = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert (properties["target"], properties["ticket"], properties["phase"]) == (
         "junit-real", "CHG-7", "preflight")
+
+
+ROLLBACK = """
+import pytest
+OPERATION = "rollback"
+pytestmark = pytest.mark.rollback
+
+def test_stop_services():
+    \"\"\"Stop the front services.\"\"\"
+"""
+
+
+def test_a_rollback_summary_ends_with_dns_restore_and_where_the_rows_are(cutover_project):
+    path = cutover_project.path / "cutover.toml"
+    path.write_text(path.read_text().replace(
+        "[rollback]\n", '[rollback]\ndns_guidance = "point shop.example.com back at 10.0.0.5"\n'
+    ).replace("[deploy]\n", '[deploy]\ndatabase_service = "postgres"\n'))
+    cutover_project.makepyfile(test_rollback=ROLLBACK)
+    cutover_project.runpytest("-m", "rollback").assert_outcomes(passed=1)
+    folder = (cutover_project.path / "reports" / "latest").resolve()
+    summary = (folder / "summary.md").read_text()
+    steps = summary.split("\n## Next steps\n\n")[-1].splitlines()
+    assert steps[0] == "- DNS: point shop.example.com back at 10.0.0.5"
+    assert steps[1].startswith("- Restore the backup, if the database must go back to it: `")
+    assert " exec -T postgres pg_restore --clean --if-exists -U postgres -d db < " in steps[1]
+    assert steps[1].endswith(f"{folder / 'export' / 'db.dump'}`")
+    assert steps[2].startswith(f"- The rows written since the cutover: the CSV files in "
+                               f"{folder / 'export'} ")
