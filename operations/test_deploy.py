@@ -163,7 +163,9 @@ def test_pull(step_compose: Compose, evidence: Evidence, pytestconfig: pytest.Co
     try:
         to_pull = deploy.images_to_pull(step_compose)
     except ComposeError as exc:
-        to_pull = {"(compose config failed)": exc.result.describe()}  # let pull say why
+        to_pull, config_failed = {"(compose config failed)": exc.result.describe()}, True
+    else:
+        config_failed = False  # else let pull say why
     if not to_pull:
         evidence.add_text("pull", "every service has a build: section, so nothing is pulled "
                           "(`docker compose pull --ignore-buildable` would skip them all); "
@@ -171,9 +173,25 @@ def test_pull(step_compose: Compose, evidence: Evidence, pytestconfig: pytest.Co
         return
     evidence.add_text("images to pull", "\n".join(f"{k}: {v}" for k, v in to_pull.items()))
     result = deploy.pull(step_compose)
-    if not result.ok:
-        evidence.warn(f"pull failed, the cached images are used: {result.describe()}",
-                      DeployWarning)
+    if result.ok:
+        return
+    failures = [] if config_failed else deploy.pull_failures(step_compose, to_pull)
+    _fail_uncached_pulls(failures, evidence)
+    evidence.warn(f"pull failed, the cached images are used: {result.describe()}",
+                  DeployWarning)
+
+
+def _fail_uncached_pulls(failures: list[deploy.PullFailure], evidence: Evidence) -> None:
+    """A tag the engine does not have cannot be deployed: stop before anything changes."""
+    if failures:
+        evidence.add_text("pull failures", "\n".join(f.describe() for f in failures))
+    missing = [f for f in failures if not f.cached]
+    if missing:
+        fail(f"pull failed and the tag is not on the engine, nothing was changed: "
+             f"{'; '.join(f'{f.service}: {f.image}: {f.error}' for f in missing)} "
+             "(start the registry or fix the image reference in the compose file, check "
+             "that the tag was pushed, then rerun; or put the image on the engine by hand "
+             "with docker pull or docker load)")
 
 
 def test_build(step_compose: Compose, target: Target, pytestconfig: pytest.Config,

@@ -48,8 +48,41 @@ def images_to_pull(compose: Compose) -> dict[str, str]:
 
 
 def pull(compose: Compose) -> CommandResult:
-    """Pull the images that are not built here; a failure leaves the cached ones in use."""
+    """Pull the images that are not built here, each by the tag its `image:` names."""
     return compose("pull", "--ignore-buildable", timeout=PULL_TIMEOUT_S)
+
+
+@dataclass(frozen=True)
+class PullFailure:
+    service: str
+    image: str
+    error: str  # the daemon's (the registry's) last word on it
+    cached: bool  # the tag is on the engine already: the deploy can go on with it
+
+    def describe(self) -> str:
+        cached = "cached, the engine's copy is used" if self.cached else "not cached"
+        return f"{self.service}: {self.image} ({cached}): {self.error}"
+
+
+def pull_failures(compose: Compose, images: Mapping[str, str]) -> list[PullFailure]:
+    """After a failed `pull`: each service pulled alone, since compose stops at the first
+    error, so each failure names its image and error, and whether its tag is cached."""
+    api = DockerAPI()
+    failures = []
+    for service, image in sorted(images.items()):
+        result = compose("pull", "--ignore-buildable", service, timeout=PULL_TIMEOUT_S)
+        if not result.ok:
+            failures.append(PullFailure(service, image, pull_error(result),
+                                        docker.image_exists(image, api)))
+    return failures
+
+
+def pull_error(result: CommandResult) -> str:
+    """The line that says why (compose prints progress lines before it)."""
+    lines = [line.strip() for line in (result.stderr + result.stdout).splitlines()
+             if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors or lines or [result.describe()])[-1]
 
 
 def build(compose: Compose, services: Sequence[str]) -> CommandResult:

@@ -193,3 +193,17 @@ def test_a_missing_image_to_start_is_an_error_naming_it(tmp_path: Path) -> None:
     compose = Compose(_stack(tmp_path, project), record=CommandLog())
     with pytest.raises(ComposeError, match=f"{project}-app"):
         release.tagged_image_ids(compose, ["app"])
+
+
+def test_a_pull_failure_names_the_daemons_error_not_the_progress_lines() -> None:
+    result = CommandResult(
+        argv=("docker", "compose", "pull", "web"), returncode=1, duration_s=0.2, stdout="",
+        stderr=' web Pulling \n web Error Get "http://127.0.0.1:1/v2/": connection refused\n'
+               'Error response from daemon: Get "http://127.0.0.1:1/v2/": connection refused\n')
+    error = deploy.pull_error(result)
+    assert error == 'Error response from daemon: Get "http://127.0.0.1:1/v2/": connection refused'
+    failure = deploy.PullFailure("web", "127.0.0.1:1/web:v2", error, cached=False)
+    assert failure.describe().startswith("web: 127.0.0.1:1/web:v2 (not cached): Error response")
+    silent = CommandResult(argv=("docker", "compose", "pull"), returncode=None, stdout="",
+                           stderr="", duration_s=600.0)
+    assert deploy.pull_error(silent) == "`docker compose pull` timed out after 600.0s"
