@@ -133,6 +133,9 @@ def test_record_running_release(step_compose: Compose, target: Target, evidence:
         before.config_sha256)
     operation.data["release"] = deploy_facts.release_id
     operation.data["previous_release"] = deploy_facts.previous_release_id or "(none recorded)"
+    # What serves until the switch says otherwise: a run cut short before it states this.
+    operation.data["serving"] = deploy_facts.previous_release_id or (
+        "(unrecorded containers)" if before.services else "(nothing)")
     operation.data["release_before"] = {
         "version": _version(target) if before.services else "(nothing running)",
         "config_sha256": before.config_sha256,

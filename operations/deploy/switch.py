@@ -203,9 +203,12 @@ class Switchover:
                     self.serving[service] = list(self.old[service])
             problems += self._reload_proxy("move traffic back to the previous release",
                                            raise_on_error=False)
-        for service in [p.service for p in self.plans if p.service in self.old]:
-            if self.new.get(service):
-                problems += self._problem(docker.remove(self.new[service], self.record),
+        for service, names in self.old.items():
+            # Asked again, not taken from self.new: a run cut short inside `up --scale`
+            # has new containers it never heard of.
+            started = [c.name for c in self._containers(service) if c.name not in names]
+            if started:
+                problems += self._problem(docker.remove(started, self.record),
                                           f"remove the new {service} containers")
         for service, image in self.restore_image.items():
             problems += self._restore_stop_first(service, image)

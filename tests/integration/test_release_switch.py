@@ -74,7 +74,8 @@ def _backend_containers(demo: DemoTarget) -> dict[str, str]:
     """Container id -> state of the backend containers, running or not."""
     done = subprocess.run(
         ["docker", "ps", "--all", "--filter", f"label=com.docker.compose.project={demo.project}",
-         "--filter", "label=com.docker.compose.service=backend", "--format",
+         "--filter", "label=com.docker.compose.service=backend",
+         "--filter", "label=com.docker.compose.oneoff=False", "--format",
          "{{.ID}} {{.State}}"], capture_output=True, text=True, check=True, timeout=30)
     return dict(line.split(" ", 1) for line in done.stdout.splitlines())
 
