@@ -39,7 +39,12 @@ from operations.deploy.switch import SwitchError, Switchover
 from operations.deploy.watch import AccessLog, watch
 from operations.engine import docker
 from operations.engine.compose import Compose, ComposeError
-from operations.engine.containers import current_release, image_digests, tagged_image_ids
+from operations.engine.containers import (
+    Release,
+    current_release,
+    image_digests,
+    tagged_image_ids,
+)
 from operations.record.manifest import OperationRecord
 from operations.record.versions import git_revision
 
@@ -354,8 +359,7 @@ def test_switch(step_compose: Compose, target: Target, evidence: Evidence,
 def _revert(switchover: Switchover, reason: str, target: Target, evidence: Evidence,
             operation: OperationRecord, facts: DeployFacts) -> None:
     """Take the new release out; fail the step with why, and what serves now."""
-    new = [name for names in switchover.new.values() for name in names]
-    _attach_container_logs(target, evidence, new)
+    _attach_container_logs(target, evidence, switchover.new_containers())
     problems = switchover.revert(reason)
     previous = facts.previous_release_id or "the previous containers"
     facts.reverted = reason
@@ -371,7 +375,7 @@ def _revert(switchover: Switchover, reason: str, target: Target, evidence: Evide
 def _record_reverted(compose: Compose, target: Target, facts: DeployFacts,
                      reason: str) -> None:
     """The history keeps what was tried and why it was taken out (never restorable)."""
-    images = {service: releases.ServiceImage(image=_image_name(compose, service),
+    images = {service: releases.ServiceImage(image=compose.image_name(service),
                                              image_id=image_id,
                                              tag=facts.tags.get(service, ""))
               for service, image_id in sorted(facts.built.items())}
@@ -381,12 +385,6 @@ def _record_reverted(compose: Compose, target: Target, facts: DeployFacts,
         outcome=f"{releases.REVERTED_PREFIX}: {reason.splitlines()[0][:300]}")
     history = releases.load(target.stack.state_path)
     releases.save(target.stack.state_path, releases.record_reverted(history, record))
-
-
-def _image_name(compose: Compose, service: str) -> str:
-    config: dict[str, Any] = compose.config_json().get("services") or {}
-    return str(config.get(service, {}).get("image")
-               or f"{compose.stack.project_name}-{service}")
 
 
 def test_verify(step_compose: Compose, target: Target, evidence: Evidence,
@@ -401,7 +399,7 @@ def test_verify(step_compose: Compose, target: Target, evidence: Evidence,
         evidence.add_text(f"probe {probe.name}", result.answer.evidence())
         problems += [f"probe {probe.name!r} {probe.url}: {p}" for p in result.problems]
     switchover = switch_holder.switchover
-    retired = {n for names in (switchover.old.values() if switchover else ()) for n in names}
+    retired = switchover.old_containers() if switchover else set()
     waited, not_up = deploy.wait_services_up(step_compose, settings.health_timeout_s,
                                              ignore=retired)
     evidence.add_text("services", waited.describe())
@@ -428,11 +426,11 @@ def test_watch(target: Target, evidence: Evidence, operation: OperationRecord,
         pytest.skip("[deploy] watch_s is 0: no watch window")
     if switchover is None or switchover.state != "switched":
         pytest.skip("nothing was switched: nothing to watch")
-    access = _access_log(target, switchover)
+    access = _access_log(target)
     try:
-        new = [name for names in switchover.new.values() for name in names]
         health = next((p for p in settings.all_probes() if p.name == "health"), None)
-        result = watch(settings.watch_s, health, new, access, settings.max_error_rate)
+        result = watch(settings.watch_s, health, switchover.new_containers(), access,
+                       settings.max_error_rate)
     finally:
         if access is not None:
             access.close()
@@ -443,7 +441,7 @@ def test_watch(target: Target, evidence: Evidence, operation: OperationRecord,
                 deploy_facts)
 
 
-def _access_log(target: Target, switchover: Switchover) -> AccessLog | None:
+def _access_log(target: Target) -> AccessLog | None:
     proxy = target.deploy.proxy
     if proxy is None or not proxy.access_log:
         return None
@@ -458,8 +456,8 @@ def test_record_new_release(step_compose: Compose, target: Target, pytestconfig:
     """Record the new release."""
     _plan_only(pytestconfig)
     switchover = switch_holder.switchover
-    retired = {n for names in (switchover.old.values() if switchover else ()) for n in names}
-    after = current_release(step_compose, ignore=retired)
+    after = current_release(step_compose,
+                            ignore=switchover.old_containers() if switchover else ())
     # From the moment the new containers began to start: a rollback exports every row the
     # new release may have written.
     cutover_at = deploy_facts.cutover_at or _now()
@@ -493,12 +491,12 @@ def test_record_new_release(step_compose: Compose, target: Target, pytestconfig:
                       f"cutover at {cutover_at}")
 
 
-def _release_images(compose: Compose, after: Any,
+def _release_images(compose: Compose, after: Release,
                     facts: DeployFacts) -> dict[str, releases.ServiceImage]:
     ids = {s.service: s.image_id for s in after.services}
     digests = image_digests(list(ids.values()), None)
     return {service: releases.ServiceImage(
-                image=_image_name(compose, service),
+                image=compose.image_name(service),
                 image_id=image_id, digests=digests.get(image_id, ()),
                 tag=facts.tags.get(service, ""))
             for service, image_id in sorted(ids.items())}

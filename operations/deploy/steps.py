@@ -139,11 +139,9 @@ def applied_migrations(output: str) -> list[str]:
 def tag_release(compose: Compose, services: Sequence[str], tag: str) -> dict[str, str]:
     """Tag each built service's image `<image>:<tag>` as well: a later deploy can put this
     release back without a build. Service -> the reference tagged (failures are left out)."""
-    config: dict[str, dict[str, object]] = compose.config_json().get("services") or {}
-    project = compose.stack.project_name
     tagged = {}
     for service in services:
-        image = str(config.get(service, {}).get("image") or f"{project}-{service}")
+        image = compose.image_name(service)
         repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
         reference = f"{repository}:{tag}"
         if docker.tag(image, reference, compose.record).ok:

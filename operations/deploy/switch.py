@@ -186,6 +186,13 @@ class Switchover:
             if service not in proxied:  # nothing routes to them: stop (kept for a revert)
                 self._stop(names, f"{service}: stopped the old containers (kept until commit)")
 
+    def old_containers(self) -> set[str]:
+        """The previous release's containers: out of rotation, kept for a revert."""
+        return {name for names in self.old.values() for name in names}
+
+    def new_containers(self) -> list[str]:
+        return [name for names in self.new.values() for name in names]
+
     # -- revert and commit ------------------------------------------------------------
 
     def revert(self, reason: str) -> list[str]:
@@ -229,7 +236,7 @@ class Switchover:
         return problems
 
     def _restore_stop_first(self, service: str, image: str) -> list[str]:
-        reference = self._image_name(service)
+        reference = self.compose.image_name(service)
         problems = self._problem(docker.tag(image, reference, self.record),
                                  f"tag the previous {service} image as {reference}")
         result = self.compose("up", "--detach", "--no-deps", "--no-build", "--force-recreate",
@@ -364,10 +371,6 @@ class Switchover:
             raise SwitchError(f"stopping {', '.join(names)} failed: {result.describe()}")
         self.stopped_old.update(names)
         self.journal.append(note)
-
-    def _image_name(self, service: str) -> str:
-        spec = self.compose.config_json()["services"][service]
-        return str(spec.get("image") or f"{self.compose.stack.project_name}-{service}")
 
     @staticmethod
     def _problem(result: CommandResult, what: str) -> list[str]:

@@ -122,6 +122,11 @@ class Compose:
             raise ComposeError(result)
         return result.stdout.split()
 
+    def image_name(self, service: str) -> str:
+        """The image compose runs the service as: its `image:`, else <project>-<service>."""
+        spec = (self.config_json().get("services") or {}).get(service) or {}
+        return str(spec.get("image") or f"{self.stack.project_name}-{service}")
+
     def config_hashes(self) -> dict[str, str]:
         """Service -> the config hash compose labels its containers with
         (`com.docker.compose.config-hash`): a container whose label differs is outdated."""

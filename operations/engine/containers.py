@@ -200,10 +200,7 @@ def current_release(compose: Compose, states: list[ServiceState] | None = None,
 
 def tagged_image_ids(compose: Compose, services: list[str]) -> dict[str, str]:
     """Service -> id of the image compose would start for it now (after a build)."""
-    config = compose.config_json()
-    project = compose.stack.project_name
-    names = {name: str(config["services"][name].get("image") or f"{project}-{name}")
-             for name in services}
+    names = {name: compose.image_name(name) for name in services}
     engine = _Engine(compose.record)
     try:
         return {name: str(engine.get(f"/images/{quote(image, safe='/:@')}/json",
