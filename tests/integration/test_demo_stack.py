@@ -33,8 +33,9 @@ from tests.support.demo import DEMO_DIR, DemoTarget, make_demo_target
 # Not the example's 1.0.0: /health must report what the env file says, not a default.
 APP_VERSION = "1.4.2-itest"
 SERVICES = ("caddy", "backend", "postgres", "redis")
-SERVICE_PORTS = {"caddy": ("PROXY_PORT", 80), "backend": ("BACKEND_PORT", 3000),
-                 "postgres": ("POSTGRES_PORT", 5432), "redis": ("REDIS_PORT", 6379)}
+# Fixed loopback ports from the env file; the backend's is ephemeral (two run in a switch).
+SERVICE_PORTS = {"caddy": ("PROXY_PORT", 80), "postgres": ("POSTGRES_PORT", 5432),
+                 "redis": ("REDIS_PORT", 6379)}
 MIGRATIONS = ("0001_sensor_readings.sql", "0002_alerts.sql", "0003_user_profiles.sql")
 HTTP_TIMEOUT = 5.0
 BAD_MIGRATION = """\
@@ -284,10 +285,15 @@ def test_production_config_binds_loopback_ports_from_the_env_file(demo: DemoTarg
     done = demo.compose("config", "--format", "json", timeout=60)
     services = json.loads(done.stdout)["services"]
     assert sorted(services) == sorted(SERVICES), sorted(services)
-    for name, (variable, container_port) in SERVICE_PORTS.items():
+    backend_ports = [(p["host_ip"], p.get("published"), p["target"])
+                     for p in services["backend"]["ports"]]
+    assert backend_ports == [("127.0.0.1", None, 3000)], backend_ports
+    for name in SERVICES:
         service = services[name]
-        ports = [(p["host_ip"], int(p["published"]), p["target"]) for p in service["ports"]]
-        assert ports == [("127.0.0.1", demo.ports[variable], container_port)], (name, ports)
+        if name in SERVICE_PORTS:
+            variable, container_port = SERVICE_PORTS[name]
+            ports = [(p["host_ip"], int(p["published"]), p["target"]) for p in service["ports"]]
+            assert ports == [("127.0.0.1", demo.ports[variable], container_port)], (name, ports)
         assert service.get("restart") == "unless-stopped", (name, service.get("restart"))
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
         assert "container_name" not in service, f"{name} fixes its container name"
@@ -315,6 +321,7 @@ def test_stack_builds_and_every_service_turns_healthy(docker_services: Services,
     for name, (variable, container_port) in SERVICE_PORTS.items():
         published = docker_services.port_for(name, container_port)
         assert published == demo.ports[variable], (name, published, demo.ports)
+    assert demo.backend_url.startswith("http://127.0.0.1:"), demo.backend_url
 
 
 @pytest.mark.parametrize("via", ["backend", "proxy"])
