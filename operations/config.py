@@ -6,6 +6,7 @@ the rest of the code only ever sees absolute paths.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from datetime import date
@@ -209,9 +210,16 @@ class Target(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     source: str = ""
 
 
-_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
-_UNKNOWN = re.compile(r"unknown field `(?P<key>[^`]+)`")
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+# Greedy: a key may itself hold backticks (or be empty).
+_UNKNOWN = re.compile(r"unknown field `(?P<key>.*)`", re.DOTALL)
 _MISSING = re.compile(r"missing required field `(?P<key>[^`]+)`")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _show_key(key: str) -> str:
+    """A key as TOML writes it: bare, else quoted on one line (`stack."a b"`)."""
+    return key if _BARE_KEY.match(key) else json.dumps(key)
 
 
 def _key_path(error: msgspec.ValidationError) -> tuple[str, str]:
@@ -221,9 +229,24 @@ def _key_path(error: msgspec.ValidationError) -> tuple[str, str]:
     what, path = match["what"], (match["path"] or "").lstrip(".")
     named = _UNKNOWN.search(what) or _MISSING.search(what)
     if named:
-        path = f"{path}.{named['key']}" if path else named["key"]
+        key = _show_key(named["key"])
+        path = f"{path}.{key}" if path else key
         what = "unknown key" if named.re is _UNKNOWN else "required key is missing"
     return path or "(top level)", what
+
+
+def _nul_key(raw: object, path: str = "") -> str:
+    """The key path of the first string holding a NUL character ("" = none): no path,
+    command or URL can carry one."""
+    if isinstance(raw, str):
+        return path if "\0" in raw else ""
+    if isinstance(raw, dict):
+        children = [(f"{path}.{_show_key(k)}".lstrip("."), v) for k, v in raw.items()]
+    elif isinstance(raw, list):
+        children = [(f"{path}[{i}]", v) for i, v in enumerate(raw)]
+    else:
+        return ""
+    return next((found for child, value in children if (found := _nul_key(value, child))), "")
 
 
 def _resolve(stack: Stack, base: Path, source: Path) -> Stack:
@@ -267,8 +290,17 @@ def load_target(path: Path, today: date | None = None) -> Target:
         raise ConfigError(
             f"target file not found: {path} (pass --target PATH or set CUTOVER_TARGET)"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start} "
+                          "(save the file as UTF-8)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the target file: {exc.strerror or exc} "
+                          "(pass --target PATH naming a readable file)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    nul = _nul_key(raw)
+    if nul:
+        raise ConfigError(f"{path}: {nul}: holds a NUL character (remove it)")
     try:
         target = msgspec.convert(raw, Target)
     except msgspec.ValidationError as exc:

@@ -13,6 +13,10 @@ pytestmark = pytest.mark.preflight
 
 def test_running_release_restorable(target: Target, evidence: Evidence) -> None:
     """running release restorable"""
+    corrupt = releases.unreadable(target.stack.state_path)
+    if corrupt:
+        fail(f"{corrupt}; a deploy would lose the kept releases (restore the file from a "
+             "backup, or move it aside to start a new history)")
     current = releases.serving(releases.load(target.stack.state_path))
     if current is None:
         evidence.add_text("running release", "none recorded in "

@@ -84,6 +84,23 @@ def load(state_dir: Path) -> list[ReleaseRecord]:
     return [_record(row) for row in rows or [] if isinstance(row, dict)]
 
 
+def unreadable(state_dir: Path) -> str:
+    """Why an existing history file cannot be read ("" when it reads, or is absent): `load`
+    reads it as empty, and a deploy would then write a new history over it."""
+    path = state_dir / HISTORY_NAME
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ""
+    except (OSError, ValueError) as exc:
+        return f"release history {path} is unreadable: {exc}"
+    rows = raw.get("releases") if isinstance(raw, dict) else None
+    if not isinstance(rows, list) or not all(
+            isinstance(row, dict) and isinstance(row.get("images", {}), dict) for row in rows):
+        return f"release history {path} is not a list of releases under 'releases'"
+    return ""
+
+
 def _record(row: Mapping[str, Any]) -> ReleaseRecord:
     images = {str(service): ServiceImage(image=str(spec.get("image", "")),
                                          image_id=str(spec.get("image_id", "")),
