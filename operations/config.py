@@ -11,6 +11,7 @@ import re
 import tomllib
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -162,7 +163,14 @@ class Deploy(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     proxy: Proxy | None = None
 
 
+# The database engines a rollback can export from and back up.
+Engine = Literal["postgresql", "mariadb", "mysql"]
+
+
 class Database(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # None = derived from the [deploy] database_service's image or command
+    # (operations/db/engines.py), else "postgresql".
+    engine: Engine | None = None
     host: str = "127.0.0.1"
     port: int = 5432
     name: str

@@ -20,11 +20,12 @@ from fixtures.gate import operator_name
 from fixtures.operation import MARKDOWN_NAMES, save
 from fixtures.reporting import run_dir
 from fixtures.rollback import require_cutover
-from operations.db.postgres import DatabaseError
+from operations.db.engines import open_engine
+from operations.db.protocol import DatabaseError
 from operations.rollback import notify
-from operations.rollback.backup import BackupError, dump_database
+from operations.rollback.backup import BackupError
 from operations.rollback.confirm import NoTerminal
-from operations.rollback.export import ExportError, export_tables
+from operations.rollback.export import ExportError
 from operations.rollback.steps import RollbackError, stop_services
 
 OPERATION = "rollback"
@@ -96,7 +97,7 @@ def test_stop_services(target, confirmer, operation, evidence, step_compose):
                                             for s in stopped))
 
 
-def test_export(target, cutover_time, confirmer, operation, evidence, db_connect,
+def test_export(target, cutover_time, confirmer, operation, evidence, db_engine,
                 rollback_export_dir):
     """Export the rows created since the cutover."""
     cutover = require_cutover(cutover_time)
@@ -105,9 +106,9 @@ def test_export(target, cutover_time, confirmer, operation, evidence, db_connect
              f"Export rows of {', '.join(rollback.tables)} created after "
              f"{cutover.at.isoformat()} to {rollback_export_dir}?")
     try:
-        exported = export_tables(db_connect, rollback.tables, rollback.timestamp_column,
-                                 cutover.at, rollback_export_dir,
-                                 warn=partial(evidence.warn, category=RollbackWarning))
+        exported = db_engine.export(rollback.tables, rollback.timestamp_column, cutover.at,
+                                    rollback_export_dir,
+                                    warn=partial(evidence.warn, category=RollbackWarning))
     except (DatabaseError, ExportError, OSError) as exc:
         fail(f"export to {rollback_export_dir} failed: {exc}")
     except psycopg.Error as exc:
@@ -118,25 +119,32 @@ def test_export(target, cutover_time, confirmer, operation, evidence, db_connect
                                           f"sha256 {e.sha256}, {e.file}" for e in exported))
 
 
-def test_backup(target, operation, evidence, rollback_export_dir, step_compose):
+def test_backup(target, operation, evidence, rollback_export_dir, step_compose,
+                db_engine_name):
     """Back up the whole database."""
     database = target.rollback.database
     if database is None:
         pytest.skip("no [rollback.database] in the target: no database to back up")
+    postgres = db_engine_name == "postgresql"
+    tool = "pg_dump" if postgres else f"{db_engine_name} dump"
     if not target.deploy.database_service:
-        fail(f"[rollback.database] is set but [deploy] database_service is not: pg_dump "
+        fail(f"[rollback.database] is set but [deploy] database_service is not: {tool} "
              f"runs in the database's container (set it in {target.source})")
-    path = rollback_export_dir / f"{database.name}.dump"
+    path = rollback_export_dir / f"{database.name}.{'dump' if postgres else 'sql'}"
+    engine = open_engine(db_engine_name, database, lambda: None)  # the dump needs no driver
     try:
-        backup = dump_database(step_compose, target.deploy.database_service, database, path,
+        backup = engine.backup(step_compose, target.deploy.database_service, path,
                                record=evidence.commands)
     except BackupError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"backup to {path} failed: {exc} (check the export directory)")
     operation.data["backup"] = backup.as_dict()
+    proof = (f"{backup.toc_entries} archive entries (pg_restore --list)" if postgres else
+             "restored into a scratch database, equal row counts: "
+             + ", ".join(f"{t} {n}" for t, n in backup.table_rows.items()))
     evidence.add_text("backup", f"{backup.file}: {backup.bytes} bytes, sha256 {backup.sha256},"
-                                f" {backup.toc_entries} archive entries (pg_restore --list)")
+                                f" {proof}")
 
 
 def test_dns_guidance(target, confirmer, operation, evidence, announce):

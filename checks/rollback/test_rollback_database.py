@@ -5,11 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fixtures.target import TARGET_KEY
-from operations.db.postgres import describe
-from operations.rollback.steps import table_columns
 
 pytestmark = pytest.mark.rollback
-_TIMESTAMP_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -18,23 +15,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("table", tables, ids=tables)
 
 
-def test_database_reachable(target, db_connect, evidence):
+def test_database_reachable(db_engine, evidence):
     """The database answers with the configured credentials."""
-    conn = db_connect()
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT current_user, current_database(), version()")
-        row = cursor.fetchone()
-    assert row is not None
-    evidence.add_text("database", f"{describe(target.rollback.database)}: "
-                                  f"user {row[0]}, database {row[1]}\n{row[2]}")
+    server = db_engine.server()
+    evidence.add_text("database", f"{db_engine.describe()}: "
+                                  f"user {server.user}, database {server.database}\n"
+                                  f"{server.version}")
 
 
-def test_table_exportable(table, target, db_connect, evidence):
+def test_table_exportable(table, target, db_engine, evidence):
     """The table exists and has the timestamp column the export filters on."""
-    conn = db_connect()
-    columns = table_columns(conn, table)
+    columns = db_engine.table_columns(table)
     column = target.rollback.timestamp_column
-    where = f"{describe(target.rollback.database)} table {table!r}"
+    where = f"{db_engine.describe()} table {table!r}"
     if not columns:
         pytest.fail(f"{where} not found (fix [rollback] tables in {target.source})",
                     pytrace=False)
@@ -42,6 +35,6 @@ def test_table_exportable(table, target, db_connect, evidence):
     if column not in columns:
         pytest.fail(f"{where} has no column {column!r}; columns: {', '.join(columns)} "
                     f"(fix [rollback] timestamp_column in {target.source})", pytrace=False)
-    if columns[column] not in _TIMESTAMP_TYPES:
+    if not db_engine.is_timestamp(columns[column]):
         pytest.fail(f"{where} column {column!r} is {columns[column]}, not a timestamp "
                     f"(fix [rollback] timestamp_column in {target.source})", pytrace=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from operations.core.files import others_access, private_dir
-from operations.rollback.steps import RollbackError, estimate_space, free_bytes, probe_writable
+from operations.rollback.steps import RollbackError, free_bytes, probe_writable
 
 pytestmark = pytest.mark.rollback
 _MB = 1024 * 1024
@@ -38,10 +38,10 @@ def test_export_dir_private(rollback_export_dir, evidence):
                     "use)", pytrace=False)
 
 
-def test_room_for_export_and_backup(rollback_export_dir, target, db_connect, evidence):
+def test_room_for_export_and_backup(rollback_export_dir, target, db_engine, evidence):
     """Free space covers the estimated export and backup, from the table sizes."""
     try:
-        estimate = estimate_space(db_connect(), target.rollback.tables)
+        estimate = db_engine.estimate_space(target.rollback.tables)
     except RollbackError as exc:
         pytest.fail(str(exc), pytrace=False)
     free = free_bytes(rollback_export_dir)

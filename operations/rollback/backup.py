@@ -11,7 +11,7 @@ import hashlib
 import logging
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from operations.config import Database
@@ -32,10 +32,17 @@ class Backup:
     sha256: str
     format: str
     toc_entries: int
+    # A SQL dump's proof: rows per table, equal in the database and in a scratch copy
+    # loaded from the dump ({} for an archive proven by pg_restore --list).
+    table_rows: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "bytes": self.bytes, "sha256": self.sha256,
-                "format": self.format, "toc_entries": self.toc_entries}
+        found: dict[str, object] = {"file": self.file, "bytes": self.bytes,
+                                    "sha256": self.sha256, "format": self.format,
+                                    "toc_entries": self.toc_entries}
+        if self.table_rows:
+            found["table_rows"] = dict(self.table_rows)
+        return found
 
 
 class BackupError(Exception):
@@ -87,7 +94,12 @@ def dump_database(compose: Compose, service: str, database: Database, path: Path
     if not result.ok:
         raise BackupError(f"pg_dump of {database.name!r} in service {service!r} failed: "
                           f"{result.describe()} (is the service running? check its logs)")
-    size = path.stat().st_size
+    return verify_archive(compose, service, path, path.stat().st_size, record=record)
+
+
+def verify_archive(compose: Compose, service: str, path: Path, size: int,
+                   record: CommandLog | None = None) -> Backup:
+    """`pg_restore --list` reads the archive back through the database's container."""
     listing = [*compose.base_argv, "exec", "-T", service, "pg_restore", "--list"]
     check = _stream(listing, stdin=path, stdout=None, timeout=LIST_TIMEOUT_S, record=record)
     entries = [line for line in check.stdout.splitlines() if line and not line.startswith(";")]

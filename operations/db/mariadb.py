@@ -1,0 +1,436 @@
+"""MariaDB and MySQL: the second engine of the db protocol (operations/db/protocol.py).
+
+The driver is PyMySQL (pure Python: it installs wherever pip does; mysqlclient and the
+mariadb connector need C client libraries and headers to build). It is imported only when
+a connection is opened, so a PostgreSQL target never loads it.
+
+The export reads every table inside one `START TRANSACTION WITH CONSISTENT SNAPSHOT, READ
+ONLY` under REPEATABLE READ, through an unbuffered cursor: rows stream from the socket to
+the file and memory stays flat. The server writes each row as one line of the PostgreSQL
+export's CSV dialect (NULL an empty unquoted field, every other value quoted, quotes
+doubled, binary columns as `\\x` hex like PostgreSQL's bytea), so the client only moves
+bytes. count(*) runs in the same transaction after each table: InnoDB has no way to share
+a snapshot with a second connection. The cutover reaches the server only as a parameter of
+the driver; identifiers go through quote_identifier, the one quoting function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from operations.config import Database
+from operations.core.commands import CommandLog
+from operations.core.files import private_binary, private_dir
+from operations.db.protocol import DatabaseError, ServerFacts
+
+if TYPE_CHECKING:
+    from operations.engine.compose import Compose
+    from operations.rollback.backup import Backup
+    from operations.rollback.export import TableExport
+    from operations.rollback.steps import SpaceEstimate
+
+log = logging.getLogger("cutover.mariadb")
+CONNECT_TIMEOUT_S = 10
+# A stalled server fails the read instead of hanging the rollback.
+READ_TIMEOUT_S = 600
+# Rows handed over per fetchmany: one list of this many short byte strings at a time.
+FETCH_ROWS = 2_000
+DUMP_TIMEOUT_S = 3600.0
+LOAD_TIMEOUT_S = 3600.0
+QUERY_TIMEOUT_S = 300.0
+_BINARY_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob",
+                           "longblob", "bit"})
+TIMESTAMP_TYPES = frozenset({"datetime", "timestamp", "date"})
+
+
+class Cursor(Protocol):
+    def execute(self, query: str, args: object = None) -> int: ...
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+    def fetchmany(self, size: int = ...) -> Sequence[tuple[Any, ...]]: ...
+    def fetchall(self) -> Sequence[tuple[Any, ...]]: ...
+    def close(self) -> None: ...
+
+
+class Connection(Protocol):
+    """The part of a PyMySQL connection used here."""
+
+    def cursor(self, cursor: Any = None) -> Cursor: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Tools:
+    """The server's own command-line tools, by engine."""
+
+    client: str
+    dump: str
+    admin: str
+    server: str
+
+
+TOOLS = {"mariadb": Tools("mariadb", "mariadb-dump", "mariadb-admin", "mariadbd"),
+         "mysql": Tools("mysql", "mysqldump", "mysqladmin", "mysqld")}
+
+
+def quote_identifier(name: str) -> str:
+    """A table, column or database name as a MariaDB/MySQL identifier: `a``b c`."""
+    if not name or "\x00" in name:
+        raise ValueError(f"{name!r} is not a usable identifier (empty or holds NUL)")
+    return "`" + name.replace("`", "``") + "`"
+
+
+def describe(database: Database, engine: str = "mariadb") -> str:
+    return f"{engine}://{database.user}@{database.host}:{database.port}/{database.name}"
+
+
+def connect(database: Database, password: str, engine: str = "mariadb") -> Connection:
+    """A connection in UTC, utf8mb4, autocommit off; or DatabaseError naming the server."""
+    import pymysql  # only a MariaDB/MySQL target needs the driver
+
+    try:
+        conn: Connection = pymysql.connect(
+            host=database.host, port=database.port, user=database.user,
+            password=password.strip(), database=database.name, charset="utf8mb4",
+            connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S,
+            write_timeout=READ_TIMEOUT_S, autocommit=False,
+            # DATETIME columns are read as UTC, like the timestamps the export is given.
+            init_command="SET time_zone = '+00:00'",
+            program_name="cutover-rollback")
+    except pymysql.MySQLError as exc:  # its message names host and port, never the password
+        raise DatabaseError(
+            f"database {describe(database, engine)} is not reachable: {last_line(exc)} (is "
+            "the database container running and [rollback.database] right in the target "
+            "file?)") from None
+    return conn
+
+
+def last_line(error: BaseException) -> str:
+    args: tuple[object, ...] = tuple(getattr(error, "args", ()))
+    if len(args) == 2:  # PyMySQL: (code, message)
+        return f"({args[0]}) {args[1]}"
+    text = str(error).strip()
+    return text.splitlines()[-1] if text else type(error).__name__
+
+
+def utc_naive(moment: datetime) -> datetime:
+    """The parameter a DATETIME/TIMESTAMP column is compared with on a UTC session."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def columns_query() -> str:
+    return ("SELECT column_name, data_type, column_type FROM information_schema.columns "
+            "WHERE table_schema = DATABASE() AND table_name = %s ORDER BY ordinal_position")
+
+
+def row_expression(columns: Sequence[tuple[str, str]]) -> str:
+    """One CSV line per row, built by the server: (name, data_type) in table order."""
+    fields = []
+    for name, data_type in columns:
+        column = quote_identifier(name)
+        text = (f"CONCAT('\\\\x', LOWER(HEX({column})))" if data_type in _BINARY_TYPES
+                else f"CAST({column} AS CHAR)")
+        fields.append(f"IF({column} IS NULL, '', "
+                      f"CONCAT('\"', REPLACE({text}, '\"', '\"\"'), '\"'))")
+    # BINARY: the line arrives as the utf8mb4 bytes the file needs; the driver decodes none.
+    return f"CAST(CONCAT_WS(',', {', '.join(fields)}) AS BINARY)"
+
+
+def select_query(table: str, column: str, columns: Sequence[tuple[str, str]]) -> str:
+    return (f"SELECT {row_expression(columns)} FROM {quote_identifier(table)} "
+            f"WHERE {quote_identifier(column)} > %s")
+
+
+def count_query(table: str, column: str) -> str:
+    return f"SELECT count(*) FROM {quote_identifier(table)} WHERE {quote_identifier(column)} > %s"
+
+
+def header_line(names: Sequence[str]) -> bytes:
+    """The header as PostgreSQL's COPY writes it: a name is quoted only when it must be."""
+    def one(name: str) -> str:
+        needs = any(c in name for c in ',"\r\n') or name != name.strip() or not name
+        return '"' + name.replace('"', '""') + '"' if needs else name
+    return (",".join(one(n) for n in names) + "\n").encode("utf-8")
+
+
+def begin_snapshot(conn: Connection) -> None:
+    """REPEATABLE READ, READ ONLY, its snapshot taken now (not at the first read)."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+    finally:
+        cursor.close()
+
+
+def table_columns(conn: Connection, table: str) -> list[tuple[str, str, str]]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(columns_query(), (table,))
+        return [(str(n), str(d).lower(), str(t)) for n, d, t in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def _fetch_one(conn: Connection, query: str, args: object = None) -> tuple[Any, ...]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(query, args)
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    assert row is not None
+    return row
+
+
+def copy_table(conn: Connection, table: str, column: str, since: datetime,
+               path: Path) -> TableExport:
+    """Stream the table's rows after `since` into `path` in the open snapshot; fsync'd,
+    hashed; `rows` is the lines written."""
+    import pymysql.cursors
+
+    from operations.rollback.export import ExportError, TableExport
+
+    columns = [(name, data_type) for name, data_type, _ in table_columns(conn, table)]
+    if not columns:
+        raise ExportError(f"table {table!r} not found (fix [rollback] tables in the target "
+                          "file)")
+    digest, size, rows = hashlib.sha256(), 0, 0
+    with private_binary(path) as handle:
+        head = header_line([name for name, _ in columns])
+        handle.write(head)
+        digest.update(head)
+        size += len(head)
+        cursor = conn.cursor(pymysql.cursors.SSCursor)  # unbuffered: one row at a time
+        try:
+            cursor.execute(select_query(table, column, columns), (utc_naive(since),))
+            while batch := cursor.fetchmany(FETCH_ROWS):
+                block = b"\n".join([line for (line,) in batch]) + b"\n"
+                handle.write(block)
+                digest.update(block)
+                size += len(block)
+                rows += len(batch)
+        finally:
+            cursor.close()
+        handle.flush()
+        os.fsync(handle.fileno())
+    return TableExport(table, rows, size, digest.hexdigest(), str(path))
+
+
+def export_tables(connect: Callable[[], Connection], tables: Sequence[str], column: str,
+                  since: datetime, directory: Path) -> list[TableExport]:
+    """Every table in one snapshot, each file checked against count(*) in it. If anything
+    fails, the files written so far are removed: the directory holds a checked export or
+    none. The connection only reads, ends rolled back and is closed here."""
+    from operations.rollback.export import ExportError
+
+    private_dir(directory)  # personal data: the owner's only (0700, files 0600)
+    conn = connect()
+    written: list[Path] = []
+    exported = []
+    try:
+        begin_snapshot(conn)
+        for table in tables:
+            written.append(directory / f"{table}.csv")
+            result = copy_table(conn, table, column, since, written[-1])
+            expected = int(_fetch_one(conn, count_query(table, column),
+                                      (utc_naive(since),))[0])
+            if result.rows != expected:
+                raise ExportError(
+                    f"table {table!r}: exported {result.rows} rows but count(*) in the same "
+                    f"snapshot is {expected} (the export's files were removed; rerun the "
+                    "rollback)")
+            exported.append(result)
+        return exported
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        try:
+            conn.rollback()
+        finally:
+            conn.close()
+
+
+class MariaDB:
+    """The db protocol on MariaDB (engine "mariadb") or MySQL (engine "mysql")."""
+
+    def __init__(self, database: Database, connect: Callable[[], Connection],
+                 engine: str = "mariadb") -> None:
+        self.database, self.connect, self.engine = database, connect, engine
+        self.tools = TOOLS[engine]
+
+    def describe(self) -> str:
+        return describe(self.database, self.engine)
+
+    def server(self) -> ServerFacts:
+        conn = self.connect()
+        try:
+            row = _fetch_one(conn, "SELECT CURRENT_USER(), DATABASE(), VERSION()")
+            conn.rollback()
+        finally:
+            conn.close()
+        return ServerFacts(str(row[0]), str(row[1]), str(row[2]))
+
+    def table_columns(self, table: str) -> dict[str, str]:
+        conn = self.connect()
+        try:
+            found = {name: data_type for name, data_type, _ in table_columns(conn, table)}
+            conn.rollback()
+        finally:
+            conn.close()
+        return found
+
+    def is_timestamp(self, column_type: str) -> bool:
+        return column_type in TIMESTAMP_TYPES
+
+    def estimate_space(self, tables: Sequence[str]) -> SpaceEstimate:
+        from operations.rollback.steps import RollbackError, SpaceEstimate
+
+        query = ("SELECT data_length + index_length FROM information_schema.tables "
+                 "WHERE table_schema = DATABASE() AND table_name = %s")
+        sizes: dict[str, int] = {}
+        conn = self.connect()
+        try:
+            cursor = conn.cursor()
+            try:
+                for table in tables:
+                    cursor.execute(query, (table,))
+                    row = cursor.fetchone()
+                    if row is None or row[0] is None:
+                        raise RollbackError(f"table {table!r} not found in the database "
+                                            "(fix [rollback] tables in the target file)")
+                    sizes[table] = int(row[0])
+                cursor.execute("SELECT COALESCE(SUM(data_length + index_length), 0) FROM "
+                               "information_schema.tables WHERE table_schema = DATABASE()")
+                total = cursor.fetchone()
+            finally:
+                cursor.close()
+            conn.rollback()
+        finally:
+            conn.close()
+        # A SQL dump is text: up to about twice the pages it came from.
+        return SpaceEstimate(sizes, 2 * int(total[0]) if total else 0)
+
+    def export(self, tables: Sequence[str], column: str, since: datetime, directory: Path,
+               warn: Callable[[str], None] | None = None) -> list[TableExport]:
+        import pymysql
+
+        from operations.rollback.export import ExportError
+
+        try:
+            return export_tables(self.connect, tables, column, since, directory)
+        except pymysql.MySQLError as exc:
+            raise ExportError(f"database error: {last_line(exc)} (the database is unchanged; "
+                              "fix and rerun)") from None
+
+    def backup(self, compose: Compose, service: str, path: Path,
+               record: CommandLog | None = None) -> Backup:
+        """`<dump> --single-transaction --routines --triggers` through the container."""
+        from operations.rollback.backup import BackupError, _stream
+
+        private_dir(path.parent)  # a whole database: the owner's only (0700, the dump 0600)
+        # The container's local socket and its root account: the server's own tools.
+        dump = [*compose.base_argv, "exec", "-T", service, self.tools.dump,
+                "--single-transaction", "--routines", "--triggers", "--hex-blob",
+                "--default-character-set=utf8mb4", self.database.name]
+        result = _stream(dump, stdin=None, stdout=path, timeout=DUMP_TIMEOUT_S,
+                         record=record)
+        if not result.ok:
+            raise BackupError(f"{self.tools.dump} of {self.database.name!r} in service "
+                              f"{service!r} failed: {result.describe()} (is the service "
+                              "running? check its logs)")
+        return self.verify_backup(compose, service, path, path.stat().st_size, record)
+
+    def verify_backup(self, compose: Compose, service: str, path: Path, size: int,
+                      record: CommandLog | None = None) -> Backup:
+        """Load the dump into a scratch database beside the real one and compare the row
+        count of every table; the scratch database is dropped again either way."""
+        from operations.rollback.backup import Backup, BackupError, _stream, sha256_file
+
+        sql = ContainerSQL(compose, service, self.tools.client, record)
+        scratch = f"cutover_verify_{secrets.token_hex(4)}"
+        fix = "(rerun the rollback to take a new backup)"
+        try:
+            sql.run(f"CREATE DATABASE {quote_identifier(scratch)}")
+            load = _stream([*sql.argv(scratch)], stdin=path, stdout=None,
+                           timeout=LOAD_TIMEOUT_S, record=record)
+            if not load.ok:
+                raise BackupError(f"backup {path} ({size} bytes) does not load into a "
+                                  f"scratch database: {load.describe()} {fix}")
+            expected = sql.counts(self.database.name)
+            restored = sql.counts(scratch)
+        except ContainerSQLError as exc:
+            raise BackupError(f"backup {path} could not be verified: {exc} {fix}") from None
+        finally:
+            with _quietly():
+                sql.run(f"DROP DATABASE IF EXISTS {quote_identifier(scratch)}")
+        if restored != expected:
+            differ = sorted(t for t in expected.keys() | restored.keys()
+                            if expected.get(t) != restored.get(t))
+            raise BackupError(
+                f"backup {path}: row counts differ from the database's in "
+                f"{', '.join(differ)}: database {expected}, restored {restored} (did "
+                f"something write during the backup? stop it) {fix}")
+        return Backup(str(path), size, sha256_file(path), "sql", len(expected), restored)
+
+    def readiness_argv(self) -> list[str]:
+        return [self.tools.admin, "--silent", "ping"]
+
+    def version_argv(self) -> list[str]:
+        return [self.tools.server, "--version"]
+
+
+class ContainerSQLError(Exception):
+    """A statement run with the client in the database's container failed."""
+
+
+class ContainerSQL:
+    """Statements through the database container's own client, as its local root."""
+
+    def __init__(self, compose: Compose, service: str, client: str,
+                 record: CommandLog | None) -> None:
+        self.compose, self.service, self.client, self.record = compose, service, client, record
+
+    def argv(self, database: str = "") -> list[str]:
+        found = [*self.compose.base_argv, "exec", "-T", self.service, self.client,
+                 "--batch", "--skip-column-names", "--default-character-set=utf8mb4"]
+        return [*found, database] if database else found
+
+    def run(self, statement: str, database: str = "") -> list[list[str]]:
+        from operations.core.commands import run
+
+        result = run([*self.argv(database), "-e", statement], cwd=self.compose.stack.dir,
+                     timeout=QUERY_TIMEOUT_S, record=self.record)
+        if not result.ok:
+            raise ContainerSQLError(f"{self.client} -e {statement[:80]!r}: "
+                                    f"{result.describe()}")
+        return [line.split("\t") for line in result.stdout.splitlines() if line]
+
+    def counts(self, database: str) -> dict[str, int]:
+        """count(*) of every base table of `database`."""
+        tables = [row[0] for row in self.run("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'",
+                                             database)]
+        if not tables:
+            return {}
+        selects = ", ".join(f"(SELECT count(*) FROM {quote_identifier(t)})" for t in tables)
+        values = self.run(f"SELECT {selects}", database)[0]
+        return dict(zip(tables, (int(v) for v in values), strict=True))
+
+
+@contextmanager
+def _quietly() -> Iterator[None]:
+    try:
+        yield
+    except ContainerSQLError as exc:  # cleanup: the real error (if any) is already raised
+        log.warning("cleanup failed: %s", exc)
