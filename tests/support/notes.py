@@ -67,8 +67,15 @@ class NotesCopy:
             timeout=300, check=False, stdin=subprocess.DEVNULL)
 
     def down(self) -> None:
-        self.compose("down", "--volumes", "--remove-orphans", "--rmi", "local",
-                     "--timeout", "2")
+        """Containers, volumes, and every image built for this project (release tags too)."""
+        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "2")
+        label = f"label=com.docker.compose.project={self.project}"
+        listed = subprocess.run(["docker", "images", "--quiet", "--filter", label],
+                                capture_output=True, text=True, timeout=60, check=False)
+        ids = sorted(set(listed.stdout.split()))
+        if ids:
+            subprocess.run(["docker", "image", "rm", "--force", *ids], capture_output=True,
+                           timeout=120, check=False)
 
 
 def make_notes_copy(root: Path, registry: str) -> NotesCopy:
