@@ -1,0 +1,100 @@
+"""The MariaDB engine's SQL text and the engine's derivation, without a server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from operations.config import Database
+from operations.db.engines import derive_engine, resolve_engine
+from operations.db.mariadb import (
+    count_query,
+    header_line,
+    quote_identifier,
+    row_expression,
+    select_query,
+    utc_naive,
+)
+from tests.support.demo import REPO
+
+
+@pytest.mark.parametrize(("name", "quoted"), [
+    ("plain", "`plain`"),
+    ("with space", "`with space`"),
+    ("back`tick", "`back``tick`"),
+    ("`", "````"),
+    ("a `b` c", "`a ``b`` c`"),
+    ("Grüße", "`Grüße`"),
+])
+def test_identifiers_are_quoted_with_backticks_doubled(name, quoted):
+    assert quote_identifier(name) == quoted
+
+
+@pytest.mark.parametrize("name", ["", "nul\x00byte"])
+def test_an_unusable_identifier_is_refused(name):
+    with pytest.raises(ValueError, match="not a usable identifier"):
+        quote_identifier(name)
+
+
+def test_the_queries_quote_every_name_and_bind_the_timestamp():
+    select = select_query("odd `t` name", "created `at`", [("a b", "text"), ("c`", "blob")])
+    assert select.startswith("SELECT CAST(CONCAT_WS(',', ")
+    assert "FROM `odd ``t`` name` WHERE `created ``at``` > %s" in select
+    assert "CAST(`a b` AS CHAR)" in select and "HEX(`c```)" in select
+    assert count_query("x`y", "z") == "SELECT count(*) FROM `x``y` WHERE `z` > %s"
+
+
+def test_a_row_is_one_csv_line_null_unquoted_values_quoted():
+    expression = row_expression([("v", "varchar")])
+    assert expression == ("CAST(CONCAT_WS(',', IF(`v` IS NULL, '', CONCAT('\"', "
+                          "REPLACE(CAST(`v` AS CHAR), '\"', '\"\"'), '\"'))) AS BINARY)")
+
+
+def test_the_header_quotes_a_name_only_when_it_must():
+    assert header_line(["id", "a b", 'q"', "c,d"]) == b'id,a b,"q""",\"c,d"\n'
+
+
+def test_the_timestamp_parameter_is_utc_without_a_zone():
+    moment = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=2)))
+    assert utc_naive(moment) == datetime(2026, 1, 2, 1, 4, 5, 6)
+    assert utc_naive(moment.astimezone(UTC)).tzinfo is None
+
+
+@pytest.mark.parametrize(("service", "engine"), [
+    ({"image": "mariadb:11.4"}, "mariadb"),
+    ({"image": "docker.io/library/mysql:8.4"}, "mysql"),
+    ({"image": "postgres:16-alpine"}, "postgresql"),
+    ({"image": "example/db", "command": ["mysqld", "--skip-name-resolve"]}, "mysql"),
+    ({"image": "example/db", "entrypoint": "mariadbd"}, "mariadb"),
+    ({"image": "redis:7"}, None),
+])
+def test_the_engine_is_derived_from_image_entrypoint_or_command(service, engine):
+    assert derive_engine(service) == engine
+
+
+def test_the_engine_is_derived_from_a_built_services_dockerfile():
+    examples = REPO / "examples"
+    assert derive_engine({"build": {"context": "mariadb"}},
+                         examples / "freshtrack-mariadb") == "mariadb"
+    assert derive_engine({"build": {"context": str(examples / "freshtrack" / "postgres")}}
+                         ) == "postgresql"
+
+
+def _database(engine: str | None) -> Database:
+    return Database(engine=engine, name="d", user="u", password_secret="p")  # type: ignore[arg-type]
+
+
+def test_the_file_wins_then_the_service_then_postgresql():
+    def config() -> dict[str, object]:
+        return {"services": {"db": {"image": "mariadb:11"}}}
+
+    def broken() -> dict[str, object]:
+        raise RuntimeError("no compose")
+
+    assert resolve_engine(_database("mysql"), config, "db") == "mysql"
+    assert resolve_engine(_database(None), config, "db") == "mariadb"
+    assert resolve_engine(_database(None), config, "") == "postgresql"
+    assert resolve_engine(_database(None), broken, "db") == "postgresql"
+    assert resolve_engine(_database(None), lambda: {"services": {"db": {"image": "x"}}},
+                          "db") == "postgresql"
