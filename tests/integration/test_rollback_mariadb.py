@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -19,15 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pymysql
 import pytest
 
 from operations.config import Database
 from operations.db import mariadb
 from operations.db.mariadb import quote_identifier
-from tests.support.demo import REPO, free_ports
+from tests.support.demo import REPO
+from tests.support.mariadb_demo import MariaDBTarget, make_mariadb_target
 
-EXAMPLE = REPO / "examples" / "freshtrack-mariadb"
 SERVICES = {"app", "db"}
 CUTOVER = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
 TS = CUTOVER.isoformat()
@@ -47,35 +45,33 @@ PASSWORD = "it's a \\ pass" + uuid.uuid4().hex[:8]
 
 @dataclass
 class Stack:
-    root: Path
-    project: str
-    port: int
+    target: MariaDBTarget
     after_ids: dict[str, set[int]] = field(default_factory=dict)
     before_ids: dict[str, set[int]] = field(default_factory=dict)
 
     @property
+    def root(self) -> Path:
+        return self.target.root
+
+    @property
+    def project(self) -> str:
+        return self.target.project
+
+    @property
     def target_file(self) -> Path:
-        return self.root / "cutover.toml"
+        return self.target.target_file
 
     @property
     def database(self) -> Database:
-        return Database(engine="mariadb", port=self.port, name="freshtrack", user="root",
-                        password_secret="db_password")
+        return Database(engine="mariadb", port=self.target.port, name="freshtrack",
+                        user="root", password_secret="db_password")
 
     def connect(self, dbname: str = "freshtrack") -> Any:
-        return pymysql.connect(host="127.0.0.1", port=self.port, user="root",
-                               password=PASSWORD, database=dbname, charset="utf8mb4",
-                               autocommit=True, init_command="SET time_zone = '+00:00'")
+        return self.target.connect(dbname)
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True
                 ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["docker", "compose", "--project-name", self.project,
-                               "--project-directory", str(self.root), *args],
-                              capture_output=True, text=True, timeout=timeout, check=False,
-                              stdin=subprocess.DEVNULL)
-        if check and done.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
-        return done
+        return self.target.compose(*args, timeout=timeout, check=check)
 
 
 def _row_values(table: str, number: int, created: datetime) -> tuple[object, ...]:
@@ -116,27 +112,14 @@ def _seed(stack: Stack) -> None:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root = tmp_path_factory.mktemp("mariadb") / "stack"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("secrets", ".env", ".cutover"))
-    (root / "secrets").mkdir(mode=0o700)
-    secret = root / "secrets" / "db_password"
-    secret.write_text(PASSWORD + "\n")
-    secret.chmod(0o600)
-    built = Stack(root, f"ct{uuid.uuid4().hex[:10]}", free_ports(1)[0])
-    (root / ".env").write_text(f"MARIADB_PORT={built.port}\n")
-    text = (root / "cutover.toml").read_text()
-    for old, new in (('project_name = "freshtrack-mariadb"', f'project_name = "{built.project}"'),
-                     ("port = 3306", f"port = {built.port}")):
-        assert old in text, f"the example's cutover.toml no longer has {old!r}"
-        text = text.replace(old, new)
-    built.target_file.write_text(text)
+    target = make_mariadb_target(tmp_path_factory.mktemp("mariadb") / "stack", PASSWORD)
     try:
-        built.compose("up", "-d", "--build", "--wait", timeout=900)
+        target.compose("up", "-d", "--build", "--wait", timeout=900)
+        built = Stack(target)
         _seed(built)
         yield built
     finally:
-        built.compose("down", "--volumes", "--remove-orphans", "--rmi", "local",
-                      "--timeout", "5", check=False, timeout=300)
+        target.down()
 
 
 @pytest.fixture(autouse=True)
@@ -242,9 +225,8 @@ def _assert_backup_restores(stack: Stack, dump: Path) -> None:
     stack.compose(*mysql, "-e", "DROP DATABASE IF EXISTS scratch; CREATE DATABASE scratch")
     try:
         with dump.open("rb") as handle:
-            loaded = subprocess.run(["docker", "compose", "--project-name", stack.project,
-                                     "--project-directory", str(stack.root), *mysql, "scratch"],
-                                    stdin=handle, capture_output=True, timeout=300, check=False)
+            loaded = subprocess.run(stack.target.compose_argv(*mysql, "scratch"), stdin=handle,
+                                    capture_output=True, timeout=300, check=False)
         assert loaded.returncode == 0, loaded.stderr
         assert _counts(stack, "scratch") == _counts(stack)
         routines = stack.compose(*mysql, "--skip-column-names", "-e",
