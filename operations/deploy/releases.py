@@ -23,6 +23,7 @@ SERVING = "serving"
 REPLACED = "replaced"
 # Outcomes of releases that never served: not kept, their images not protected.
 REVERTED_PREFIX = "reverted"
+FAILED_PREFIX = "failed"  # a first deploy that failed: nothing to revert to
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -49,7 +50,7 @@ class ReleaseRecord:
 
     @property
     def served(self) -> bool:
-        return not self.outcome.startswith(REVERTED_PREFIX)
+        return not self.outcome.startswith((REVERTED_PREFIX, FAILED_PREFIX))
 
     def missing_images(self) -> list[str]:
         """Images of this release that are no longer on the engine."""

@@ -290,20 +290,24 @@ class Switchover:
                 raise NeverReady(f"{name}: the container is gone")
             if found.state in ("exited", "dead") or found.restarts:
                 raise NeverReady(found.describe())
+            answered = self._own_answer(service, found, left)
             if found.health == "unhealthy":
-                raise NeverReady(found.describe())
-            if not found.is_up:
-                return Probe(False, found.describe())
-            url = self._probe_url(service, found)
-            if url:
-                answer = http_checks.get(url, timeout=max(min(left, 2.0), 0.2))
-                problems = probes.mismatches(answer, self._health_probe())
-                if problems:
-                    return Probe(False, f"{found.describe()}; GET {url}: {problems[0]}")
-                details.append(f"{found.describe()}; GET {url}: {answer.describe()[:60]}")
-            else:
-                details.append(found.describe())
+                raise NeverReady(found.describe() + (f"; {answered[1]}" if answered else ""))
+            if not found.is_up or (answered and not answered[0]):
+                return Probe(False, found.describe() + (f"; {answered[1]}" if answered else ""))
+            details.append(found.describe() + (f"; {answered[1]}" if answered else ""))
         return Probe(True, "; ".join(details))
+
+    def _own_answer(self, service: str, container: docker.Container,
+                    left: float) -> tuple[bool, str] | None:
+        """The health probe sent to this container's own port: (passed, what it said)."""
+        url = self._probe_url(service, container)
+        if not url or container.state != "running":
+            return None
+        answer = http_checks.get(url, timeout=max(min(left, 2.0), 0.2))
+        problems = probes.mismatches(answer, self._health_probe())
+        said = problems[0] if problems else answer.describe()[:60]
+        return not problems, f"GET {url}: {said}"
 
     def _health_probe(self) -> HttpProbe:
         """The `health` probe (what a new container's own answer is judged by)."""
