@@ -29,8 +29,9 @@ from fixtures.extensions import OperatorHook, release_ready
 from fixtures.gate import operator_name
 from fixtures.reporting import run_dir
 from fixtures.target import read_env_file
-from operations.config import Target
+from operations.config import Engine, Target
 from operations.core import http_checks, probes
+from operations.db.engines import readiness_argv
 from operations.deploy import lock, releases
 from operations.deploy import steps as deploy
 from operations.deploy.history import write_last_deploy
@@ -261,7 +262,7 @@ def _wrong_build_targets(compose: Compose, services: list[str], wanted: str) -> 
 
 def test_migrate(step_compose: Compose, target: Target, evidence: Evidence,
                  operation: OperationRecord, deploy_facts: DeployFacts,
-                 pytestconfig: pytest.Config) -> None:
+                 pytestconfig: pytest.Config, db_engine_name: Engine) -> None:
     """Migrate the database."""
     _plan_only(pytestconfig)
     restoring = release_to_restore(pytestconfig)
@@ -281,7 +282,8 @@ def test_migrate(step_compose: Compose, target: Target, evidence: Evidence,
         started = deploy.start_database(step_compose, database)
         if not started.ok:
             fail(f"cannot start the database service {database!r}: {started.describe()}")
-        waited = deploy.wait_database(step_compose, database, settings.database_timeout_s)
+        waited = deploy.wait_database(step_compose, database, settings.database_timeout_s,
+                                      readiness=readiness_argv(db_engine_name))
         evidence.add_text("database wait", waited.describe())
         if not waited.done:
             _attach_logs(step_compose, target, evidence, [database])

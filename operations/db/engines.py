@@ -57,11 +57,12 @@ def derive_engine(service: Mapping[str, Any], project_dir: Path | None = None) -
     return found
 
 
-def resolve_engine(database: Database, compose_config: Callable[[], Mapping[str, Any]],
-                   service: str, project_dir: Path | None = None) -> Engine:
+def resolve_engine(database: Database | None,
+                   compose_config: Callable[[], Mapping[str, Any]], service: str,
+                   project_dir: Path | None = None) -> Engine:
     """The configured engine, else the derived one, else postgresql. `compose_config` is
     only called when the file does not say (and may raise: then the default holds)."""
-    if database.engine is not None:
+    if database is not None and database.engine is not None:
         return database.engine
     if service:
         try:
@@ -93,3 +94,25 @@ def connector(engine: Engine) -> Callable[[Database, str], Any]:
     from operations.db.mariadb import connect as connect_mariadb
 
     return lambda database, password: connect_mariadb(database, password, engine)
+
+
+def readiness_argv(engine: Engine) -> list[str]:
+    """Run in the database's container: exits 0 once the server takes connections."""
+    if engine == "postgresql":
+        from operations.db.postgres import READINESS_ARGV
+
+        return list(READINESS_ARGV)
+    from operations.db.mariadb import readiness_argv as mariadb_readiness
+
+    return mariadb_readiness(engine)
+
+
+def version_argv(engine: Engine) -> list[str]:
+    """Run in the database's container: prints the server's version."""
+    if engine == "postgresql":
+        from operations.db.postgres import VERSION_ARGV
+
+        return list(VERSION_ARGV)
+    from operations.db.mariadb import version_argv as mariadb_version
+
+    return mariadb_version(engine)

@@ -82,6 +82,15 @@ TOOLS = {"mariadb": Tools("mariadb", "mariadb-dump", "mariadb-admin", "mariadbd"
          "mysql": Tools("mysql", "mysqldump", "mysqladmin", "mysqld")}
 
 
+def readiness_argv(engine: str = "mariadb") -> list[str]:
+    # `ping` exits 0 once the server answers, even if it refuses the (absent) credentials.
+    return [TOOLS[engine].admin, "--silent", "ping"]
+
+
+def version_argv(engine: str = "mariadb") -> list[str]:
+    return [TOOLS[engine].server, "--version"]
+
+
 def quote_identifier(name: str) -> str:
     """A table, column or database name as a MariaDB/MySQL identifier: `a``b c`."""
     if not name or "\x00" in name:
@@ -385,10 +394,10 @@ class MariaDB:
         return Backup(str(path), size, sha256_file(path), "sql", len(expected), restored)
 
     def readiness_argv(self) -> list[str]:
-        return [self.tools.admin, "--silent", "ping"]
+        return readiness_argv(self.engine)
 
     def version_argv(self) -> list[str]:
-        return [self.tools.server, "--version"]
+        return version_argv(self.engine)
 
 
 class ContainerSQLError(Exception):

@@ -65,6 +65,8 @@ def last_line(error: BaseException) -> str:
 
 
 TIMESTAMP_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
+READINESS_ARGV = ("pg_isready",)
+VERSION_ARGV = ("postgres", "--version")
 Connection = psycopg.Connection[tuple[object, ...]]
 
 
@@ -118,7 +120,7 @@ class PostgreSQL:
         return verify_archive(compose, service, path, size, record=record)
 
     def readiness_argv(self) -> list[str]:
-        return ["pg_isready"]
+        return list(READINESS_ARGV)
 
     def version_argv(self) -> list[str]:
-        return ["postgres", "--version"]
+        return list(VERSION_ARGV)

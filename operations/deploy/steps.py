@@ -95,8 +95,10 @@ def start_database(compose: Compose, service: str) -> CommandResult:
 
 
 def wait_database(compose: Compose, service: str, timeout: float,
-                  clock: Clock = time.monotonic) -> WaitResult:
-    """Until the database container is healthy (its healthcheck), else pg_isready answers."""
+                  clock: Clock = time.monotonic,
+                  readiness: Sequence[str] = ("pg_isready",)) -> WaitResult:
+    """Until the database container is healthy (its healthcheck), else the engine's
+    `readiness` command (pg_isready, mariadb-admin ping: operations/db/engines.py) passes."""
     states = service_states(compose, service, record=False)
     if states and states[0].is_up and states[0].health == "healthy":
         what = f"service {service!r} to report healthy (its Docker healthcheck)"
@@ -106,8 +108,8 @@ def wait_database(compose: Compose, service: str, timeout: float,
         what = f"service {service!r} to report healthy (its Docker healthcheck)"
         return wait_until(lambda _left: _service_probe(compose, service), what=what,
                           timeout=timeout, pause=STATE_PAUSE_S, clock=clock)
-    what = f"pg_isready in service {service!r}"
-    return wait_until(lambda left: _pg_isready(compose, service, left), what=what,
+    what = f"{' '.join(readiness)} in service {service!r}"
+    return wait_until(lambda left: _ready(compose, service, readiness, left), what=what,
                       timeout=timeout, pause=STATE_PAUSE_S, clock=clock)
 
 
@@ -119,8 +121,8 @@ def _service_probe(compose: Compose, service: str) -> Probe:
     return Probe(state.is_up and state.health == "healthy", _state_text(state))
 
 
-def _pg_isready(compose: Compose, service: str, left: float) -> Probe:
-    result = compose("exec", "-T", service, "pg_isready", timeout=max(min(left, 10.0), 1.0),
+def _ready(compose: Compose, service: str, readiness: Sequence[str], left: float) -> Probe:
+    result = compose("exec", "-T", service, *readiness, timeout=max(min(left, 10.0), 1.0),
                      record=False)
     return Probe(result.ok, (result.stdout + result.stderr).strip() or result.describe())
 

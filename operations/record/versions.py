@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from operations.config import Engine
 from operations.core.commands import CommandResult, run
 from operations.engine.compose import Compose
 from operations.engine.dockerapi import DockerAPI, EngineError
@@ -81,8 +82,27 @@ def then(future: Future[T], convert: Callable[[T], R]) -> Future[R]:
     return converted
 
 
+# The database's probe answers "<engine> <version>"; collect files it under the engine.
+DATABASE_PROBE = "database"
+
+
+def _postgresql() -> Engine:
+    return "postgresql"
+
+
+def database_version(compose: Compose, service: str, engine: Callable[[], Engine]) -> str:
+    """`<engine> <first line of its server's --version>`, in the database's container;
+    `engine` is asked here, in the probe's thread (it may read `docker compose config`)."""
+    from operations.db.engines import version_argv
+
+    name = engine()
+    argv = [*compose.base_argv, "exec", "-T", service, *version_argv(name)]
+    return f"{name} {_first_line(argv, compose.stack.dir)}"
+
+
 def start_probes(
-    compose: Compose, database_service: str | None, engine: DockerAPI | None = None
+    compose: Compose, database_service: str | None, engine: DockerAPI | None = None,
+    database_engine: Callable[[], Engine] | None = None,
 ) -> VersionProbes:
     """Start every probe now; read the futures when the header is written."""
     # Two threads: the compose plugin in one, the quick engine and git questions (and a
@@ -97,8 +117,8 @@ def start_probes(
         "stack_revision": pool.submit(git_revision, compose.stack.dir),
     }
     if database_service:
-        argv = [*compose.base_argv, "exec", "-T", database_service, "postgres", "--version"]
-        probes["postgresql"] = pool.submit(_first_line, argv, compose.stack.dir)
+        probes[DATABASE_PROBE] = pool.submit(database_version, compose, database_service,
+                                             database_engine or _postgresql)
     pool.shutdown(wait=False)
     return VersionProbes(probes, compose_result)
 
@@ -107,7 +127,12 @@ def collect(probes: dict[str, Future[str]], timeout: float = 15.0) -> dict[str, 
     facts = {}
     for name, future in probes.items():
         try:
-            facts[name] = future.result(timeout=timeout)
+            value = future.result(timeout=timeout)
         except Exception as exc:  # a missing version must never fail the run
-            facts[name] = f"(unavailable: {exc})"
+            value = f"(unavailable: {exc})"
+            if name == DATABASE_PROBE:  # the engine is unknown: the header's old label
+                value = f"postgresql {value}"
+        if name == DATABASE_PROBE:
+            name, _, value = value.partition(" ")
+        facts[name] = value
     return facts

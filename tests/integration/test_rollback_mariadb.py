@@ -22,6 +22,7 @@ import pytest
 
 from operations.config import Database
 from operations.db import mariadb
+from operations.db.engines import readiness_argv
 from operations.db.mariadb import quote_identifier
 from tests.support.demo import REPO
 from tests.support.mariadb_demo import MariaDBTarget, make_mariadb_target
@@ -254,6 +255,8 @@ def test_rollback_exports_exactly_the_rows_after_the_cutover_and_backs_up(stack)
     done = rollback(stack, "--yes", "--cutover-timestamp", TS)
     output = done.stdout + done.stderr
     assert done.returncode == pytest.ExitCode.OK, output
+    header = next(line for line in done.stdout.splitlines() if "cutover: versions:" in line)
+    assert "mariadb mariadbd" in header and "-MariaDB" in header, header
     run = (stack.root / "reports" / "latest").resolve()
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["outcome"] == "succeeded"
@@ -347,3 +350,10 @@ def test_a_failed_export_leaves_no_file(stack, tmp_path):
     with pytest.raises(Exception, match="no_such_table"):
         engine.export([*TABLES, "no_such_table"], "created_at", CUTOVER, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_readiness_command_answers_only_where_a_server_runs(stack):
+    """The database wait's fallback without a healthcheck: mariadb-admin ping."""
+    argv = readiness_argv("mariadb")
+    assert stack.compose("exec", "-T", "db", *argv, check=False).returncode == 0
+    assert stack.compose("exec", "-T", "app", *argv, check=False).returncode != 0

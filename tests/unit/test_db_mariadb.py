@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from operations.config import Database
-from operations.db.engines import derive_engine, resolve_engine
+from operations.db.engines import derive_engine, readiness_argv, resolve_engine, version_argv
 from operations.db.mariadb import (
     count_query,
     header_line,
@@ -16,6 +17,7 @@ from operations.db.mariadb import (
     select_query,
     utc_naive,
 )
+from operations.record.versions import DATABASE_PROBE, collect
 from tests.support.demo import REPO
 
 
@@ -98,3 +100,29 @@ def test_the_file_wins_then_the_service_then_postgresql():
     assert resolve_engine(_database(None), broken, "db") == "postgresql"
     assert resolve_engine(_database(None), lambda: {"services": {"db": {"image": "x"}}},
                           "db") == "postgresql"
+
+
+def _done(value: str | None) -> Future[str]:
+    future: Future[str] = Future()
+    if value is None:
+        future.set_exception(RuntimeError("exec failed"))
+    else:
+        future.set_result(value)
+    return future
+
+
+def test_the_database_version_is_filed_under_its_engine():
+    assert collect({DATABASE_PROBE: _done("mariadb mariadbd  Ver 10.11.18-MariaDB")}) == {
+        "mariadb": "mariadbd  Ver 10.11.18-MariaDB"}
+    assert collect({DATABASE_PROBE: _done("postgresql postgres (PostgreSQL) 15.8")}) == {
+        "postgresql": "postgres (PostgreSQL) 15.8"}
+    assert collect({DATABASE_PROBE: _done(None)}) == {
+        "postgresql": "(unavailable: exec failed)"}
+
+
+def test_each_engine_has_its_readiness_and_version_command():
+    assert readiness_argv("postgresql") == ["pg_isready"]
+    assert readiness_argv("mariadb") == ["mariadb-admin", "--silent", "ping"]
+    assert readiness_argv("mysql") == ["mysqladmin", "--silent", "ping"]
+    assert version_argv("mariadb") == ["mariadbd", "--version"]
+    assert version_argv("postgresql") == ["postgres", "--version"]
