@@ -357,3 +357,28 @@ def test_the_readiness_command_answers_only_where_a_server_runs(stack):
     argv = readiness_argv("mariadb")
     assert stack.compose("exec", "-T", "db", *argv, check=False).returncode == 0
     assert stack.compose("exec", "-T", "app", *argv, check=False).returncode != 0
+
+
+def test_the_fast_row_reader_is_used_and_reads_what_the_driver_reads(stack):
+    """row_batches (below PyMySQL's API) and fetchmany give the same lines, and the
+    connection is usable after either."""
+    import pymysql.cursors
+
+    conn = mariadb.connect(stack.database, PASSWORD)
+    try:
+        mariadb.begin_snapshot(conn)
+        columns = [(n, d) for n, d, _ in mariadb.table_columns(conn, "alerts")]
+        query = mariadb.select_query("alerts", "created_at", columns)
+        found = []
+        for fast in (True, False):
+            cursor = conn.cursor(pymysql.cursors.SSCursor)
+            cursor.execute(query, (mariadb.utc_naive(CUTOVER),))
+            assert mariadb.fast_rows_usable(cursor)
+            batches = (mariadb.row_batches(cursor, size=5) if fast
+                       else mariadb._driver_batches(cursor))
+            found.append([line for batch in batches for line in batch])
+            cursor.close()
+            assert mariadb._fetch_one(conn, "SELECT 1") == (1,)
+    finally:
+        conn.close()
+    assert found[0] == found[1] and len(found[0]) == len(stack.after_ids["alerts"])

@@ -126,3 +126,40 @@ def test_each_engine_has_its_readiness_and_version_command():
     assert readiness_argv("mysql") == ["mysqladmin", "--silent", "ping"]
     assert version_argv("mariadb") == ["mariadbd", "--version"]
     assert version_argv("postgresql") == ["postgres", "--version"]
+
+
+def test_pymysql_still_has_what_row_batches_reads_below_its_api():
+    """operations/db/mariadb.py reads row packets from PyMySQL's own reader: if this fails,
+    PyMySQL changed; fix row_batches (or drop it: the export falls back to fetchmany)."""
+    import inspect
+
+    import pymysql.connections
+    import pymysql.protocol
+
+    read_packet = inspect.getsource(pymysql.connections.Connection._read_packet)
+    for name in ("self._rfile", "self._next_seq_id", "MAX_PACKET_LEN", "bytes_to_read"):
+        assert name in read_packet or name in inspect.getsource(
+            pymysql.connections.Connection._read_bytes), name
+    assert hasattr(pymysql.connections.Connection, "_force_close")
+    unbuffered = inspect.getsource(
+        pymysql.connections.MySQLResult._read_rowdata_packet_unbuffered)
+    for name in ("self.unbuffered_active = False", "self.connection = None",
+                 "self.rows = None", "_check_packet_is_eof"):
+        assert name in unbuffered, name
+    eof = inspect.getsource(pymysql.protocol.MysqlPacket.is_eof_packet)
+    assert "0xFE" in eof and "< 9" in eof
+    assert hasattr(pymysql.protocol.MysqlPacket, "raise_for_error")
+
+
+@pytest.mark.parametrize(("payload", "value"), [
+    (b"\x03abc", b"abc"),
+    (b"\x00", b""),
+    (b"\xfc\x02\x01" + b"x" * 258, b"x" * 258),
+    (b"\xfd\x00\x00\x01" + b"y" * 4, b"y" * 4),
+    (b"\xfe" + (5).to_bytes(8, "little") + b"hello", b"hello"),
+    (b"\xfb", b""),
+])
+def test_a_one_column_row_is_its_length_encoded_string(payload, value):
+    from operations.db.mariadb import _value
+
+    assert _value(payload) == value
