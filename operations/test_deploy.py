@@ -362,6 +362,13 @@ def _revert(switchover: Switchover, reason: str, target: Target, evidence: Evide
             operation: OperationRecord, facts: DeployFacts) -> None:
     """Take the new release out; fail the step with why, and what serves now."""
     _attach_container_logs(target, evidence, switchover.new_containers())
+    if facts.before is None or not facts.before.services:
+        facts.reverted = ""
+        operation.data["failed_first_deploy"] = reason
+        _record_reverted(switchover.compose, target, facts, reason, first=True)
+        fail(f"{reason}\n(a first deploy: nothing served before it, so there is nothing to "
+             "revert to; its containers are left for inspection, their logs attached; "
+             "`docker compose down` removes them)")
     problems = switchover.revert(reason)
     previous = facts.previous_release_id or "the previous containers"
     facts.reverted = reason
@@ -375,7 +382,7 @@ def _revert(switchover: Switchover, reason: str, target: Target, evidence: Evide
 
 
 def _record_reverted(compose: Compose, target: Target, facts: DeployFacts,
-                     reason: str) -> None:
+                     reason: str, first: bool = False) -> None:
     """The history keeps what was tried and why it was taken out (never restorable)."""
     images = {service: releases.ServiceImage(image=compose.image_name(service),
                                              image_id=image_id,
@@ -384,7 +391,8 @@ def _record_reverted(compose: Compose, target: Target, facts: DeployFacts,
     record = releases.ReleaseRecord(
         id=facts.release_id, at=_now(), operator=operator_name(), ticket="",
         config_sha256="", images=images, migrations_applied=tuple(facts.migrations),
-        outcome=f"{releases.REVERTED_PREFIX}: {reason.splitlines()[0][:300]}")
+        outcome=f"{releases.FAILED_PREFIX if first else releases.REVERTED_PREFIX}: "
+                f"{reason.splitlines()[0][:300]}")
     history = releases.load(target.stack.state_path)
     releases.save(target.stack.state_path, releases.record_reverted(history, record))
 
