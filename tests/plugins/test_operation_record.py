@@ -75,6 +75,10 @@ def test_interrupt_leaves_a_manifest_naming_the_interrupted_step(cutover_project
     manifest = _manifest(cutover_project)
     assert manifest["outcome"] == "interrupted"
     assert ("Wait until healthy", "interrupted") in _outcomes(manifest)
+    summary = (cutover_project.path / "reports/latest/summary.md").read_text()
+    assert summary.startswith("# cutover deploy: INTERRUPTED (plugin-test)")
+    assert summary.split("## Next steps\n\n")[1].startswith(
+        "- The run was interrupted; the manifest names the step it stopped in.\n- Watch it: ")
 
 
 def test_manifest_masks_secret_values(cutover_project):
