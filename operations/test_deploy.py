@@ -142,8 +142,9 @@ def test_record_running_release(step_compose: Compose, target: Target, evidence:
     # What serves until the switch says otherwise: a run cut short before it states this.
     operation.data["serving"] = deploy_facts.previous_release_id or (
         "(unrecorded containers)" if before.services else "(nothing)")
+    deploy_facts.version_before = _version(target) if before.services else "(nothing running)"
     operation.data["release_before"] = {
-        "version": _version(target) if before.services else "(nothing running)",
+        "version": deploy_facts.version_before,
         "config_sha256": before.config_sha256,
     }
     operation.data["images_before"] = before.rows()
@@ -495,6 +496,7 @@ def test_record_new_release(step_compose: Compose, target: Target, pytestconfig:
         "migrations_applied": deploy_facts.migrations,
         "services": after.rows(),
         "previous": {"release": deploy_facts.previous_release_id,
+                     "version": deploy_facts.version_before,
                      "services": deploy_facts.before.rows() if deploy_facts.before else []},
     })
     evidence.add_text("release record", f"{path}: {deploy_facts.release_id} ({version}), "

@@ -184,7 +184,7 @@ def test_fresh_deploy_of_v1_then_an_unchanged_redeploy(demo_target: DemoTarget) 
 
     containers = _containers(demo_target)
     again = deploy(demo_target)
-    _assert_all_passed(again, also_skipped=(SWITCH_STEP,))
+    _assert_all_passed(again, also_skipped=(SWITCH_STEP, "Watch the new release"))
     assert "nothing to switch" in again.message(SWITCH_STEP)
     assert len(again.phase("preflight")) >= 5, "the redeploy ran its preflight"
     assert again.manifest["data"]["migrations_applied"] == []
@@ -288,8 +288,9 @@ def test_two_deploys_at_once_one_proceeds_the_other_names_the_holder(
     holder_pid = re.search(r"pid (\d+)", winner.manifest["data"]["lock"]["holder"])
     assert holder_pid and f"is held by deploy by {winner.manifest['operator']} " \
         f"(pid {holder_pid[1]} on" in message, message
-    assert set(loser.steps().values()) == {"failed", "not run", "passed"}
+    assert set(loser.steps().values()) == {"failed", "not run", "passed", "skipped"}
     assert loser.steps()["Release the deploy lock"] == "passed"
+    assert loser.steps()["Run the post-revert hook"] == "skipped"  # nothing was reverted
     assert not (demo_target.stack_dir / ".cutover/deploy.lock").exists()
 
 
@@ -351,7 +352,8 @@ def test_a_stale_lock_stops_the_deploy_until_broken_on_purpose(demo_target: Demo
     assert f"stale deploy lock {lock_file}: held by deploy by earlier-operator " \
         f"(pid {dead_pid.pid} on" in message and "--break-stale-lock" in message, message
     assert {name for name, outcome in refused.steps().items() if outcome == "not run"} \
-        == set(refused.steps()) - {"Acquire the deploy lock", "Release the deploy lock"}
+        == set(refused.steps()) - {"Acquire the deploy lock", "Release the deploy lock",
+                                   "Run the post-revert hook"}
     assert json.loads(lock_file.read_text()) == stale, "a refused deploy leaves the lock"
     assert _containers(demo_target) == {}
 
