@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from fixtures.evidence import Evidence
+from fixtures.host import FACTS_KEY
 from fixtures.target import TARGET_KEY, config_cache
 from operations.config import Target
 from operations.deploy.plan import single_instance_reason
@@ -23,24 +24,31 @@ class SwitchWarning(UserWarning):
     """A service will be interrupted while it is switched (it cannot run twice)."""
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "switched_service" not in metafunc.fixturenames:
-        return
-    compose = Compose(metafunc.config.stash[TARGET_KEY].stack,
-                      cache=config_cache(metafunc.config))
+def _services(config: pytest.Config) -> dict[str, Any]:
+    """The compose services: from the config the preflight facts read at start-up (the
+    ports check waits for the same answer), else the run's cached `compose config`."""
+    facts = config.stash.get(FACTS_KEY, None)
+    if facts is not None:
+        parsed = facts.compose_json()
+        return dict((parsed or {}).get("services") or {})
+    compose = Compose(config.stash[TARGET_KEY].stack, cache=config_cache(config))
     try:
-        services = sorted(compose.config_json().get("services") or {})
+        return dict(compose.config_json().get("services") or {})
     except ComposeError:
-        services = []  # `docker compose config passes` reports why
-    metafunc.parametrize("switched_service", services or ["(no services)"])
+        return {}  # `docker compose config passes` reports why
 
 
-def test_switch_strategy(switched_service: str, target: Target, compose: Compose,
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "switched_service" in metafunc.fixturenames:
+        services = sorted(_services(metafunc.config))
+        metafunc.parametrize("switched_service", services or ["(no services)"])
+
+
+def test_switch_strategy(switched_service: str, target: Target, pytestconfig: pytest.Config,
                          evidence: Evidence) -> None:
     """service {switched_service} can be switched without downtime"""
-    try:
-        spec: dict[str, Any] = (compose.config_json().get("services") or {})[switched_service]
-    except (ComposeError, KeyError):
+    spec = _services(pytestconfig).get(switched_service)
+    if spec is None:
         pytest.skip("no service to judge: `docker compose config passes` says why")
     reason = single_instance_reason(switched_service, spec, target)
     proxy = target.deploy.proxy
