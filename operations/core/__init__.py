@@ -1,1 +1,2 @@
-"""Plumbing every operation shares: commands, waits, HTTP probes, redaction, timestamps."""
+"""Plumbing every operation shares: commands, waits, HTTP probes, redaction, timestamps,
+owner-only files, operator hooks."""

@@ -1,1 +1,2 @@
-"""Databases: connecting to the target's database (PostgreSQL today; a new engine goes here)."""
+"""Databases: one protocol (protocol.py) and its engines, PostgreSQL and MariaDB/MySQL;
+a new engine goes here."""

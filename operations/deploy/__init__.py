@@ -1,1 +1,2 @@
-"""The deploy: its steps, the deploy lock (a new switch strategy goes here)."""
+"""The deploy: its steps, the plan, the switch and the proxy (a new switch strategy goes
+here), the watch window, releases and their history, the deploy lock."""
