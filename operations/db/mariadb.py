@@ -335,7 +335,7 @@ def export_tables(connect: Callable[[], Connection], tables: Sequence[str], colu
     """Every table in one snapshot, each file checked against count(*) in it. If anything
     fails, the files written so far are removed: the directory holds a checked export or
     none. The connection only reads, ends rolled back and is closed here."""
-    from operations.rollback.export import ExportError
+    from operations.rollback.export import remove_files, verify_count
 
     private_dir(directory)  # personal data: the owner's only (0700, files 0600)
     conn = connect()
@@ -348,16 +348,11 @@ def export_tables(connect: Callable[[], Connection], tables: Sequence[str], colu
             result = copy_table(conn, table, column, since, written[-1])
             expected = int(_fetch_one(conn, count_query(table, column),
                                       (utc_naive(since),))[0])
-            if result.rows != expected:
-                raise ExportError(
-                    f"table {table!r}: exported {result.rows} rows but count(*) in the same "
-                    f"snapshot is {expected} (the export's files were removed; rerun the "
-                    "rollback)")
+            verify_count(result, expected)
             exported.append(result)
         return exported
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        remove_files(written)
         raise
     finally:
         try:

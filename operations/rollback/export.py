@@ -310,21 +310,30 @@ def export_tables(
                 warn(f"table {table!r}: count(*) taken after the COPY on the export's own "
                      "connection (same snapshot), because a second connection could not be "
                      f"opened: {counter.open_error}")
-            if result.rows != expected:
-                raise ExportError(
-                    f"table {table!r}: exported {result.rows} rows but count(*) in the same "
-                    f"snapshot is {expected} (the export's files were removed; rerun the "
-                    "rollback)")
+            verify_count(result, expected)
             exported.append(result)
         return exported
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        remove_files(written)
         raise
     finally:
         if counter is not None:
             counter.close()
         conn.close()  # read only: nothing to commit; closing ends the snapshot
+
+
+def verify_count(exported: TableExport, expected: int) -> None:
+    """The rows written must be count(*) in the export's snapshot (every engine's check)."""
+    if exported.rows != expected:
+        raise ExportError(
+            f"table {exported.table!r}: exported {exported.rows} rows but count(*) in the same "
+            f"snapshot is {expected} (the export's files were removed; rerun the rollback)")
+
+
+def remove_files(written: Sequence[Path]) -> None:
+    """A failed export leaves no file: the directory holds a checked export or none."""
+    for path in written:
+        path.unlink(missing_ok=True)
 
 
 def _warn(message: str) -> None:
