@@ -271,6 +271,7 @@ def test_migrate(step_compose: Compose, target: Target, evidence: Evidence,
         later = releases.migrations_since(releases.load(target.stack.state_path), restoring)
         note = (f"the schema stays as it is: {', '.join(later)} applied after {restoring.id} "
                 "are not undone" if later else "no migration was applied after it")
+        deploy_facts.schema_note = note
         operation.data["schema_note"] = note
         pytest.skip(f"--release {restoring.id}: no migration runs ({note})")
     settings = target.deploy
@@ -321,8 +322,8 @@ def test_plan(step_compose: Compose, target: Target, evidence: Evidence,
     deploy_facts.built = {k: v for k, v in images.items() if v}
     lines = [plan.describe() for plan in deploy_facts.plans]
     lines.append(f"revert to: {deploy_facts.previous_release_id or '(no recorded release)'}")
-    if "schema_note" in operation.data:
-        lines.append(f"schema: {operation.data['schema_note']}")
+    if deploy_facts.schema_note:
+        lines.append(f"schema: {deploy_facts.schema_note}")
     elif planning:
         lines.append(f"migrations: `{target.deploy.migration_service} "
                      f"{' '.join(target.deploy.migration_command)}` runs before the switch")

@@ -56,10 +56,11 @@ def _manifest_path(pytestconfig) -> Path:
 
 
 def test_confirm(target, cutover_time, confirmer, operation, rollback_export_dir,
-                 rollback_reason, announce):
+                 rollback_reason, announce, rollback_facts):
     """Confirm the rollback with the operator."""
     cutover = require_cutover(cutover_time)
-    operation.data["cutover_timestamp"] = cutover.at.isoformat()
+    rollback_facts.cutover_at = cutover.at.isoformat()
+    operation.data["cutover_timestamp"] = rollback_facts.cutover_at
     operation.data["cutover_timestamp_source"] = cutover.source
     operation.data["reason"] = rollback_reason
     operation.data["export_dir"] = str(rollback_export_dir)
@@ -98,7 +99,7 @@ def test_stop_services(target, confirmer, operation, evidence, step_compose):
 
 
 def test_export(target, cutover_time, confirmer, operation, evidence, db_engine,
-                rollback_export_dir):
+                rollback_export_dir, rollback_facts):
     """Export the rows created since the cutover."""
     cutover = require_cutover(cutover_time)
     rollback = target.rollback
@@ -114,6 +115,7 @@ def test_export(target, cutover_time, confirmer, operation, evidence, db_engine,
     except psycopg.Error as exc:
         fail(f"export to {rollback_export_dir} failed: database error: "
              f"{str(exc).strip()} (the database is unchanged; fix and rerun)")
+    rollback_facts.tables = [(e.table, e.rows) for e in exported]
     operation.data["tables"] = [e.as_dict() for e in exported]
     evidence.add_text("export", "\n".join(f"{e.table}: {e.rows} rows, {e.bytes} bytes, "
                                           f"sha256 {e.sha256}, {e.file}" for e in exported))
@@ -160,13 +162,12 @@ def test_dns_guidance(target, confirmer, operation, evidence, announce):
     _confirm(confirmer, operation, "Have the DNS changes been initiated?")
 
 
-def test_notify(target, pytestconfig, operation, evidence, rollback_reason):
+def test_notify(target, pytestconfig, operation, evidence, rollback_reason, rollback_facts):
     """Notify the team."""
     variable = target.notify.slack_webhook_env
-    tables = [(str(t["table"]), int(t["rows"])) for t in operation.data.get("tables", [])]
     summary = notify.RollbackSummary(
         target=target.target.name, operator=operator_name(), reason=rollback_reason,
-        cutover_timestamp=str(operation.data.get("cutover_timestamp", "")), tables=tables,
+        cutover_timestamp=rollback_facts.cutover_at, tables=rollback_facts.tables,
         manifest=str(_manifest_path(pytestconfig)), ticket=operation.ticket,
     )
     # Slack is the built-in channel; a team's conftest may add others (fixtures/hookspecs.py).

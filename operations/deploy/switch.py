@@ -122,7 +122,7 @@ class Switchover:
                               f"{', '.join(plan.old)} failed: {result.describe()}")
         self.journal.append(f"{plan.service}: started {', '.join(started)} beside "
                             f"{', '.join(plan.old)}")
-        self._wait_ready(plan.service, started)
+        self.wait_ready(plan.service, started)
 
     def _recreate(self, plan: ServicePlan) -> None:
         running = [c for c in self._containers(plan.service) if c.name in plan.old]
@@ -138,7 +138,7 @@ class Switchover:
         if not result.ok:
             raise SwitchError(f"service {plan.service!r}: recreating it failed: "
                               f"{result.describe()}")
-        self._wait_ready(plan.service, self.new[plan.service])
+        self.wait_ready(plan.service, self.new[plan.service])
 
     def _start_new(self, plan: ServicePlan) -> None:
         result = self.compose("up", "--detach", "--no-deps", "--no-build", plan.service,
@@ -148,7 +148,7 @@ class Switchover:
         if not result.ok:
             raise SwitchError(f"service {plan.service!r}: starting it failed: "
                               f"{result.describe()}")
-        self._wait_ready(plan.service, self.new[plan.service])
+        self.wait_ready(plan.service, self.new[plan.service])
 
     def _run_one_shot(self, plan: ServicePlan) -> None:
         """Run it again and wait for its exit: 0 lets the services after it go on."""
@@ -230,7 +230,7 @@ class Switchover:
                                  f"start the old {service} containers")
         self.stopped_old.difference_update(stopped)
         try:
-            self._wait_ready(service, stopped)
+            self.wait_ready(service, stopped)
         except SwitchError as exc:
             problems.append(str(exc))
         return problems
@@ -266,7 +266,7 @@ class Switchover:
 
     # -- readiness --------------------------------------------------------------------
 
-    def _wait_ready(self, service: str, names: Sequence[str]) -> WaitResult:
+    def wait_ready(self, service: str, names: Sequence[str]) -> WaitResult:
         """Until every container is running, healthy, and answers its own HTTP probe."""
         what = f"{service} containers {', '.join(names)} to turn healthy on their own"
         try:
