@@ -390,3 +390,62 @@ def test_a_failed_pull_is_a_warning_and_the_cached_image_is_used(
         in run.stdout, run.stdout[-3000:]
     assert "pullprobe Error" in run.stdout and "connection refused" in run.stdout
     assert [name for name in run.junit() if "pullprobe" in name], "the probe ran and was checked"
+
+
+def _dangling_image(project: str, tmp: Path, marker: str) -> str:
+    """An untagged image carrying `project`'s compose label, as an old build leaves one: its
+    tag moved on to a newer build (removed again here)."""
+    ids = []
+    for build in ("old", "new"):
+        folder = tmp / marker / build
+        folder.mkdir(parents=True)
+        (folder / "Dockerfile").write_text(
+            f"FROM debian:bookworm-slim\nLABEL marker={marker} build={build}\n")
+        tag = f"cutover-test-{marker}:dangling"
+        subprocess.run(["docker", "build", "--quiet", "--label",
+                        f"com.docker.compose.project={project}", "--tag", tag, str(folder)],
+                       check=True, capture_output=True, timeout=300)
+        ids.append(subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag],
+                                  check=True, capture_output=True, text=True,
+                                  timeout=30).stdout.strip())
+    subprocess.run(["docker", "rmi", ids[1]], check=True, capture_output=True, timeout=60)
+    assert _image_exists(ids[0]), "the old build should be left dangling"
+    return ids[0]
+
+
+def _image_exists(image: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", image], capture_output=True,
+                          timeout=30, check=False).returncode == 0
+
+
+def test_build_target_no_build_and_pruning_of_this_project_only(demo_target: DemoTarget,
+                                                                 tmp_path: Path) -> None:
+    """Three README promises on one copy: the build-target check, --no-build, and a cleanup
+    that removes this project's dangling images and leaves another project's alone."""
+    _assert_all_passed(deploy(demo_target))
+    text = demo_target.target_file.read_text()
+    demo_target.target_file.write_text(
+        re.sub(r'(?m)^build_target = .*$', 'build_target = "staging"', text))
+    wrong = deploy(demo_target)
+    demo_target.target_file.write_text(text)
+    assert wrong.returncode == 1
+    assert "build target is not 'staging': backend builds 'production'" in \
+        wrong.message("Build the images")
+    assert _health(demo_target)["version"] == "1.0.0"
+
+    demo_target.set_env("APP_VERSION", "2.0.0")
+    kept = deploy(demo_target, "--no-build")
+    assert kept.steps()["Build the images"] == "skipped"
+    assert "--no-build" in kept.message("Build the images")
+    assert _health(demo_target)["version"] == "1.0.0", "--no-build deployed a new image"
+
+    ours = _dangling_image(demo_target.project, tmp_path, "ours")
+    theirs = _dangling_image(f"{demo_target.project}-other", tmp_path, "theirs")
+    try:
+        cleaned = deploy(demo_target, "--no-build")
+        assert cleaned.returncode == 0, cleaned.stdout[-3000:]
+        assert not _image_exists(ours), "this project's dangling image was left"
+        assert _image_exists(theirs), "another project's image was removed"
+    finally:
+        subprocess.run(["docker", "rmi", "--force", ours, theirs], capture_output=True,
+                       timeout=60, check=False)
