@@ -32,7 +32,7 @@ from fixtures.target import read_env_file
 from operations.config import Engine, Target
 from operations.core import http_checks, probes
 from operations.db.engines import readiness_argv
-from operations.deploy import lock, releases
+from operations.deploy import releases
 from operations.deploy import steps as deploy
 from operations.deploy.history import write_last_deploy
 from operations.deploy.plan import STOP_FIRST, plan_release
@@ -103,22 +103,7 @@ def test_acquire_lock(deploy_lock: LockHolder, pytestconfig: pytest.Config,
                       operation: OperationRecord, evidence: Evidence) -> None:
     """Acquire the deploy lock."""
     _plan_only(pytestconfig)
-    info = lock.new_lock(operator_name(), pytestconfig.getoption("ticket") or "", OPERATION,
-                         _now())
-    try:
-        broken = lock.acquire(deploy_lock.path, info,
-                              break_stale=pytestconfig.getoption("break_stale_lock"))
-    except lock.LockHeld as exc:
-        operation.data["lock"] = {"path": str(exc.path), "held_by":
-                                  exc.info.describe() if exc.info else "(unreadable)"}
-        fail(str(exc))
-    deploy_lock.held = info
-    operation.data["lock"] = {"path": str(deploy_lock.path), "holder": info.describe()}
-    if broken is not None:
-        operation.data["lock"]["broke_stale_lock"] = broken.describe()
-        evidence.warn(f"--break-stale-lock: removed a stale lock held by {broken.describe()}",
-                      DeployWarning)
-    evidence.add_text("deploy lock", f"{deploy_lock.path}: {info.describe()}")
+    deploy_lock.take(pytestconfig, operation, evidence, OPERATION, DeployWarning)
 
 
 def test_record_running_release(step_compose: Compose, target: Target, evidence: Evidence,
@@ -557,10 +542,4 @@ def test_post_revert_hook(operator_hook: OperatorHook, deploy_facts: DeployFacts
 @pytest.mark.finalizer
 def test_release_lock(deploy_lock: LockHolder, evidence: Evidence) -> None:
     """Release the deploy lock."""
-    if deploy_lock.held is None:
-        evidence.add_text("deploy lock", "not held by this run: nothing to release")
-        return
-    if not deploy_lock.release():
-        fail(f"deploy lock {deploy_lock.path} was replaced by another process meanwhile; "
-             "left alone (check who holds it)")
-    evidence.add_text("deploy lock", f"released {deploy_lock.path}")
+    deploy_lock.give_back(evidence)

@@ -80,6 +80,12 @@ def test_confirm(target, cutover_time, confirmer, operation, rollback_export_dir
     _confirm(confirmer, operation, f"Proceed with the rollback of {target.target.name}?")
 
 
+def test_acquire_lock(deploy_lock, pytestconfig, operation, evidence):
+    """Acquire the target's lock."""
+    # The deploy's lock: a rollback never runs beside a deploy or another rollback.
+    deploy_lock.take(pytestconfig, operation, evidence, OPERATION, RollbackWarning)
+
+
 def test_pre_rollback_hook(operator_hook):
     """Run the pre-rollback hook."""
     operator_hook("pre_rollback")
@@ -185,6 +191,12 @@ def test_notify(target, pytestconfig, operation, evidence, rollback_reason, roll
 def test_post_rollback_hook(operator_hook):
     """Run the post-rollback hook."""
     operator_hook("post_rollback")
+
+
+@pytest.mark.finalizer
+def test_release_lock(deploy_lock, evidence):
+    """Release the target's lock."""
+    deploy_lock.give_back(evidence)
 
 
 @pytest.mark.finalizer

@@ -159,9 +159,11 @@ def _outcomes(manifest: dict[str, object]) -> dict[str, str]:
     return {s["name"]: s["outcome"] for s in steps}
 
 
-STEPS = ["Confirm the rollback with the operator", "Stop the services",
-         "Export the rows created since the cutover", "Back up the whole database",
-         "Give the DNS guidance", "Notify the team", "Write the rollback manifest"]
+STEPS = ["Confirm the rollback with the operator", "Acquire the target's lock",
+         "Stop the services", "Export the rows created since the cutover",
+         "Back up the whole database", "Give the DNS guidance", "Notify the team",
+         "Release the target's lock", "Write the rollback manifest"]
+FINALIZERS = STEPS[7:]  # run after a failure too
 # The demo target configures no [hooks]: these steps are skipped with the reason.
 HOOK_STEPS = ["Run the pre-rollback hook", "Run the post-rollback hook"]
 
@@ -183,8 +185,8 @@ def test_without_terminal_or_yes_fails_before_touching_anything(stack):
     assert _running(stack.demo) == SERVICES
     outcomes = _outcomes(_manifest(stack.demo))
     assert outcomes[STEPS[0]] == "failed"
-    assert [outcomes[s] for s in STEPS[1:6]] == ["not run"] * 5
-    assert outcomes[STEPS[6]] == "passed"
+    assert [outcomes[s] for s in STEPS[1:7]] == ["not run"] * 6
+    assert [outcomes[s] for s in FINALIZERS] == ["passed"] * 2
     assert not list((stack.demo.latest_run() / "export").glob("*.csv"))
 
 
@@ -244,10 +246,11 @@ def test_answering_no_on_the_terminal_ends_cleanly(stack):
     assert _running(stack.demo) == SERVICES
     manifest = _manifest(stack.demo)
     outcomes = _outcomes(manifest)
-    assert outcomes[STEPS[0]] == "passed"
-    assert outcomes[STEPS[1]] == "failed"
-    assert [outcomes[s] for s in STEPS[2:6]] == ["not run"] * 4
-    assert outcomes[STEPS[6]] == "passed"
+    assert outcomes[STEPS[0]] == outcomes[STEPS[1]] == "passed"
+    assert outcomes[STEPS[2]] == "failed"
+    assert [outcomes[s] for s in STEPS[3:7]] == ["not run"] * 4
+    assert [outcomes[s] for s in FINALIZERS] == ["passed"] * 2
+    assert not (stack.demo.stack_dir / ".cutover/deploy.lock").exists()
     data = manifest["data"]
     assert isinstance(data, dict)
     assert data["declined"]["question"] == "Stop backend, caddy?"
@@ -278,7 +281,7 @@ def _rollback_failing_its_checks(stack: Stack, export_dir: Path) -> str:
     output = done.stdout + done.stderr
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, output
     outcomes = _outcomes(_manifest(stack.demo))
-    assert [outcomes[s] for s in STEPS[:6]] == ["blocked"] * 6
+    assert [outcomes[s] for s in STEPS[:7]] == ["blocked"] * 7
     assert _running(stack.demo) == SERVICES
     return output
 
@@ -539,3 +542,30 @@ def test_read_ahead_is_only_set_while_the_rows_stream(stack):
             raise RuntimeError("the loop failed")
         assert lowat() == 1
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("holder", ["deploy", "rollback"])
+def test_one_lock_for_every_operation_on_a_target(stack, holder):
+    """A rollback never runs beside a deploy or another rollback: the target's one lock,
+    held here by a live process (this test's), refuses it naming the holder; nothing is
+    stopped and the lock is left to its holder."""
+    lock_file = stack.demo.stack_dir / ".cutover/deploy.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    held = {"holder": "ops", "pid": os.getpid(), "host": socket.gethostname(),
+            "acquired_at": "2026-12-01T00:00:00+00:00", "ticket": "CHG-7",
+            "operation": holder, "token": "held-by-the-test"}
+    lock_file.write_text(json.dumps(held))
+    try:
+        done = rollback(stack.demo, "--yes", "--cutover-timestamp", TS)
+        output = done.stdout + done.stderr
+        assert done.returncode == pytest.ExitCode.TESTS_FAILED, output
+        outcomes = _outcomes(_manifest(stack.demo))
+        assert outcomes[STEPS[1]] == "failed"
+        assert [outcomes[s] for s in STEPS[2:7]] == ["not run"] * 5
+        message = next(s["message"] for s in _manifest(stack.demo)["steps"]  # type: ignore[union-attr]
+                       if s["name"] == STEPS[1])
+        assert f"is held by {holder} by ops (pid {os.getpid()} on" in message, message
+        assert _running(stack.demo) == SERVICES
+        assert json.loads(lock_file.read_text()) == held, "the holder's lock was left alone"
+    finally:
+        lock_file.unlink(missing_ok=True)

@@ -78,9 +78,11 @@ def test_failing_pre_rollback_hook_stops_before_any_service_is_stopped(cutover_p
     outcome, message = steps["Run the pre-rollback hook"]
     assert outcome == "failed" and "pager busy" in message and "exited 1" in message
     assert list(steps).index("Run the pre-rollback hook") < list(steps).index("Stop the services")
-    after = _after(steps, "Run the pre-rollback hook", {"Write the rollback manifest"})
+    after = _after(steps, "Run the pre-rollback hook",
+                   {"Release the target's lock", "Write the rollback manifest"})
     assert all(steps[name] == ("not run", "not run: Run the pre-rollback hook failed")
                for name in after), steps
+    assert steps["Release the target's lock"][0] == "passed"
     assert steps["Write the rollback manifest"][0] == "passed"
 
 
