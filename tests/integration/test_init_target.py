@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.support import plainweb
 from tests.support.demo import REPO, make_demo_target
+from tests.support.notes import make_notes_copy
 
 SCRIPT = REPO / "scripts" / "init-target"
 
@@ -83,3 +84,19 @@ def test_the_demo_stack_gets_a_file_that_passes_preflight(tmp_path: Path) -> Non
     checked = preflight(out, tmp_path / "reports")
     assert checked.returncode == 0, checked.stdout
     assert "PASSED checks/preflight/test_secrets.py::test_secret[jwt_secret]" in checked.stdout
+
+
+def test_the_notes_example_gets_a_file_that_passes_preflight(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """The second example (a pulled image, a one-shot init job), never started."""
+    copy = make_notes_copy(tmp_path, registry="127.0.0.1:5999")
+    for name, value in copy.env("v1").items():
+        monkeypatch.setenv(name, value)  # its compose file reads them, as an operator's shell
+    (copy.stack / "cutover.toml").unlink()  # the example's own: init-target writes a new one
+    done = init_target(str(copy.stack))
+    assert done.returncode == 0, done.stderr
+    text = (copy.stack / "cutover.toml").read_text()
+    assert '# build_services = ["init"]' in text, text
+    checked = preflight(copy.stack / "cutover.toml", tmp_path / "reports")
+    assert checked.returncode == 0, checked.stdout
+    assert f"PASSED checks/preflight/test_ports.py::test_port[port {copy.port}]" in checked.stdout
