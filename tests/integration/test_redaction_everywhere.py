@@ -1,8 +1,8 @@
 """No secret reaches any artefact in any encoding: canaries with quotes, a backslash, <&>,
-spaces, non-ASCII letters (and, in jwt_secret, a newline) planted, then a failing preflight,
-a deploy and a rollback on one copy of the demo stack; every file of every run directory
-and every output is searched for each canary raw, JSON-, HTML- and URL-encoded, as a
-traceback shows it, and line by line.
+spaces, non-ASCII letters (and, in jwt_secret, a newline) planted, then a failing
+preflight, a deploy, a deploy that is reverted and a rollback on one copy of the demo stack;
+every file of every run directory and every output is searched for each canary raw, JSON-,
+HTML- and URL-encoded, as a traceback shows it, and line by line.
 
 The password is one line: initdb reads only the first line of its password file.
 """
@@ -81,6 +81,12 @@ def test_no_canary_in_any_file_of_any_run_directory(demo_target: DemoTarget):
     outputs.append(deployed.stdout + deployed.stderr)
     assert deployed.returncode == pytest.ExitCode.OK, outputs[-1][-4000:]
 
+    demo_target.set_env("APP_VERSION", "3.0.0-broken")  # a revert: its logs and messages too
+    reverted = demo_target.run_cutover("-m", "deploy")
+    outputs.append(reverted.stdout + reverted.stderr)
+    assert reverted.returncode == pytest.ExitCode.TESTS_FAILED, outputs[-1][-4000:]
+    assert "reverted: " in outputs[-1], outputs[-1][-4000:]
+
     with Receiver(200) as receiver:
         hook = receiver.url(hook_token)
         cutover = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
@@ -91,18 +97,20 @@ def test_no_canary_in_any_file_of_any_run_directory(demo_target: DemoTarget):
     assert len(receiver.requests) == 1, "the notification went out (the URL was in use)"
 
     values = [*canaries.values(), hook_token, hook]
-    runs = {p.name.split("-", 1)[1]: p for p in demo_target.reports_dir.iterdir()
-            if p.is_dir() and not p.is_symlink()}  # two runs may share a second: by phase
-    assert sorted(runs) == ["deploy", "preflight", "rollback"]
-    files = [path for run in runs.values() for path in run.rglob("*") if path.is_file()]
+    run_dirs = [p for p in demo_target.reports_dir.iterdir()
+                if p.is_dir() and not p.is_symlink()]
+    assert sorted(p.name.split("-", 1)[1] for p in run_dirs) == [
+        "deploy", "deploy", "preflight", "rollback"]
+    files = [path for run in run_dirs for path in run.rglob("*") if path.is_file()]
     assert len(files) >= 15, [str(f) for f in files]
     found = {str(path): _leaks(path.read_bytes(), values) for path in files}
     assert {path: leak for path, leak in found.items() if leak} == {}
     for output in outputs:
         assert _leaks(output.encode(), values) == []
     # The values were really in play: the running stack uses the planted password.
-    manifest = json.loads((runs["deploy"] / "manifest.json").read_text())
-    assert manifest["outcome"] == "succeeded"
+    outcomes = sorted(json.loads((run / "manifest.json").read_text())["outcome"]
+                      for run in run_dirs if run.name.endswith("-deploy"))
+    assert outcomes == ["failed", "succeeded"]
     assert canaries["postgres_password"] in _leaks(
         (demo_target.stack_dir / "secrets" / "postgres_password").read_bytes(), values)
 
