@@ -172,7 +172,8 @@ class Database(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # (operations/db/engines.py), else "postgresql".
     engine: Engine | None = None
     host: str = "127.0.0.1"
-    port: int = 5432
+    # 0 = the engine's own: 5432 (PostgreSQL), 3306 (MariaDB, MySQL).
+    port: int = 0
     name: str
     user: str
     password_secret: str

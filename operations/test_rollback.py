@@ -20,7 +20,7 @@ from fixtures.gate import operator_name
 from fixtures.operation import MARKDOWN_NAMES, save
 from fixtures.reporting import run_dir
 from fixtures.rollback import require_cutover
-from operations.db.engines import open_engine
+from operations.db.engines import backup_name, open_engine
 from operations.db.protocol import DatabaseError
 from operations.rollback import notify
 from operations.rollback.backup import BackupError
@@ -138,7 +138,7 @@ def test_backup(target, operation, evidence, rollback_export_dir, step_compose,
     if not target.deploy.database_service:
         fail(f"[rollback.database] is set but [deploy] database_service is not: {tool} "
              f"runs in the database's container (set it in {target.source})")
-    path = rollback_export_dir / f"{database.name}.{'dump' if postgres else 'sql'}"
+    path = rollback_export_dir / backup_name(db_engine_name, database)
     engine = open_engine(db_engine_name, database, lambda: None)  # the dump needs no driver
     try:
         backup = engine.backup(step_compose, target.deploy.database_service, path,

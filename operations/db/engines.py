@@ -116,3 +116,26 @@ def version_argv(engine: Engine) -> list[str]:
     from operations.db.mariadb import version_argv as mariadb_version
 
     return mariadb_version(engine)
+
+
+def backup_name(engine: Engine, database: Database) -> str:
+    """The backup's file name: pg_dump's custom format, or a SQL dump."""
+    return f"{database.name}.{'dump' if engine == 'postgresql' else 'sql'}"
+
+
+def restore_argv(engine: Engine, database: Database, over_tcp: bool) -> list[str]:
+    """Restores the rollback's backup, which it reads on stdin. `over_tcp`: from the host
+    (no database service to run it in), so it names the server's address."""
+    if engine == "postgresql":
+        from operations.db.postgres import DEFAULT_PORT
+
+        argv = ["pg_restore", "--clean", "--if-exists", "-U", database.user, "-d",
+                database.name]
+        address = ["-h", database.host, "-p", str(database.port or DEFAULT_PORT)]
+    else:
+        from operations.db.mariadb import DEFAULT_PORT as MARIADB_PORT
+        from operations.db.mariadb import TOOLS
+
+        argv = [TOOLS[engine].client, "-u", database.user, database.name]
+        address = ["-h", database.host, "-P", str(database.port or MARIADB_PORT)]
+    return [argv[0], *address, *argv[1:]] if over_tcp else argv

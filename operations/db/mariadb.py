@@ -98,8 +98,12 @@ def quote_identifier(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+DEFAULT_PORT = 3306
+
+
 def describe(database: Database, engine: str = "mariadb") -> str:
-    return f"{engine}://{database.user}@{database.host}:{database.port}/{database.name}"
+    port = database.port or DEFAULT_PORT
+    return f"{engine}://{database.user}@{database.host}:{port}/{database.name}"
 
 
 def connect(database: Database, password: str, engine: str = "mariadb") -> Connection:
@@ -108,7 +112,7 @@ def connect(database: Database, password: str, engine: str = "mariadb") -> Conne
 
     try:
         conn: Connection = pymysql.connect(
-            host=database.host, port=database.port, user=database.user,
+            host=database.host, port=database.port or DEFAULT_PORT, user=database.user,
             password=password.strip(), database=database.name, charset="utf8mb4",
             connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S,
             write_timeout=READ_TIMEOUT_S, autocommit=False,

@@ -31,8 +31,12 @@ CONNECT_TIMEOUT_S = 10
 LOCK_TIMEOUT_MS = 30_000
 
 
+DEFAULT_PORT = 5432
+
+
 def describe(database: Database) -> str:
-    return f"postgresql://{database.user}@{database.host}:{database.port}/{database.name}"
+    port = database.port or DEFAULT_PORT
+    return f"postgresql://{database.user}@{database.host}:{port}/{database.name}"
 
 
 def connect(database: Database, password: str) -> psycopg.Connection[tuple[object, ...]]:
@@ -40,7 +44,7 @@ def connect(database: Database, password: str) -> psycopg.Connection[tuple[objec
     try:
         return psycopg.connect(
             host=database.host,
-            port=database.port,
+            port=database.port or DEFAULT_PORT,
             dbname=database.name,
             user=database.user,
             password=password.strip(),
