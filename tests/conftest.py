@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,17 @@ import pytest
 from tests.support.demo import DemoTarget, make_demo_target
 
 pytest_plugins = ("pytester",)
+
+
+@pytest.fixture(params=[0o022, 0o000], ids=["umask 022", "umask 000"])
+def permissive_umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """A umask that lets group and others read (022) or everything (000): owner-only files
+    must come out owner-only all the same."""
+    previous = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(previous)
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@ checks flag an export directory that other users can read or write, with the fix
 
 from __future__ import annotations
 
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +23,6 @@ def test_acquire_lock(evidence):
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.lstat().st_mode)
 
-
-@pytest.fixture(params=[0o022, 0o000], ids=["umask 022", "umask 000"])
-def permissive_umask(request: pytest.FixtureRequest) -> Iterator[int]:
-    previous = os.umask(request.param)
-    try:
-        yield request.param
-    finally:
-        os.umask(previous)
 
 
 def test_every_artefact_of_a_run_is_owner_only(cutover_project, permissive_umask):

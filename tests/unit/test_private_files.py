@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import stat
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,14 +26,6 @@ from operations.rollback.backup import _stream
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
-
-@pytest.fixture(params=[0o022, 0o000], ids=["umask 022", "umask 000"])
-def permissive_umask(request: pytest.FixtureRequest) -> Iterator[int]:
-    previous = os.umask(request.param)
-    try:
-        yield request.param
-    finally:
-        os.umask(previous)
 
 
 def test_private_dir_creates_every_missing_level_0700_and_tightens_the_leaf(
