@@ -37,6 +37,17 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def run_compose(argv: list[str], args: tuple[str, ...], timeout: float,
+                check: bool) -> subprocess.CompletedProcess[str]:
+    """Run a copy's compose command; with `check`, a failure names `args` and compose's
+    stderr."""
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
+                          stdin=subprocess.DEVNULL)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done
+
+
 @dataclass
 class DemoTarget:
     root: Path
@@ -80,11 +91,7 @@ class DemoTarget:
 
     def compose(self, *args: str, timeout: float = 900, check: bool = True
                 ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(self.compose_argv(*args), capture_output=True, text=True,
-                              timeout=timeout, check=False, stdin=subprocess.DEVNULL)
-        if check and done.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
-        return done
+        return run_compose(self.compose_argv(*args), args, timeout, check)
 
     def set_env(self, name: str, value: str) -> None:
         """Change one variable of the copy's env file (e.g. APP_VERSION for a release)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.demo import REPO, free_ports
+from tests.support.demo import REPO, free_ports, run_compose
 
 EXAMPLE = REPO / "examples" / "freshtrack-mariadb"
 
@@ -42,11 +42,7 @@ class MariaDBTarget:
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True
                 ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(self.compose_argv(*args), capture_output=True, text=True,
-                              timeout=timeout, check=False, stdin=subprocess.DEVNULL)
-        if check and done.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
-        return done
+        return run_compose(self.compose_argv(*args), args, timeout, check)
 
     def down(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", "--rmi", "local",
